@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Sets up (if needed) and runs the main job. Extra args go to the command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+exec .venv/bin/humanoid-manip demo "$@"

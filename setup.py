@@ -1,0 +1,29 @@
+"""ament_python packaging: `colcon build` in a ROS 2 workspace, or `pip install -e .` in a venv."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "humanoid_manip"
+NODES = []  # "name = humanoid_manip.nodes.module:main", installed as ROS executables
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/urdf", glob("urdf/*.urdf")),
+    ],
+    install_requires=["setuptools"],
+    extras_require={"train": ["torch==2.13.0"]},
+    zip_safe=True,
+    maintainer="humanoid_manip team",
+    maintainer_email="team@humanoid-manip.dev",
+    description="Bimanual humanoid manipulation driven by one learned pixels-to-torque policy.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={"console_scripts": [f"humanoid-manip = {PACKAGE}.cli:main", *NODES]},
+)
