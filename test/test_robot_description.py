@@ -67,7 +67,8 @@ def test_forward_kinematics_agree_between_mujoco_and_pinocchio(robot, robot_mode
         for f in frames:
             oMf = pd.oMf[pm.getFrameId(f)]
             worst_pos = max(worst_pos, np.linalg.norm(oMf.translation - data.body(f).xpos))
-            worst_rot = max(worst_rot, np.abs(oMf.rotation - data.body(f).xmat.reshape(3, 3)).max())
+            rot = data.body(f).xmat.reshape(3, 3)
+            worst_rot = max(worst_rot, np.abs(oMf.rotation - rot).max())
     assert worst_pos < 1e-6
     assert worst_rot < 1e-6
 
@@ -76,7 +77,8 @@ def test_every_actuator_range_is_its_joint_effort_limit(robot, robot_model):
     for i, joint in enumerate(robot.joints):
         assert robot_model.actuator(i).name == joint.name
         assert robot_model.actuator_ctrllimited[i]
-        np.testing.assert_array_equal(robot_model.actuator_ctrlrange[i], [-joint.effort, joint.effort])
+        np.testing.assert_array_equal(robot_model.actuator_ctrlrange[i],
+                                      [-joint.effort, joint.effort])
         assert robot_model.actuator_gear[i, 0] == 1.0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from humanoid_manip import paths
-from humanoid_manip.config import file_sha256, load_yaml
+from humanoid_manip.config import file_sha256, from_dict, load_yaml
 from humanoid_manip.errors import ConfigError, RobotDescriptionError, UnknownNameError
 from humanoid_manip.robot.urdf import read_urdf
 
@@ -43,6 +43,12 @@ class Camera:
 
 
 @dataclass(frozen=True)
+class ImageSize:
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class Rates:
     physics_hz: float
     safety_hz: float
@@ -60,6 +66,7 @@ class RobotSpec:
     fingertips: dict[str, tuple[str, ...]]  # side -> links, thumb first
     cameras: tuple[Camera, ...]
     rates: Rates
+    image: ImageSize
     home: np.ndarray = field(repr=False)
     links: tuple[str, ...] = field(repr=False, default=())
 
@@ -158,7 +165,7 @@ def load_robot(robot_yaml: str | os.PathLike | None = None,
     """Load the spec; `urdf` overrides the file robot.yaml names (for tests and other robots)."""
     cfg_path = Path(robot_yaml) if robot_yaml else paths.config_path("robot.yaml")
     cfg = load_yaml(cfg_path)
-    known = {"urdf", "groups", "frames", "cameras", "rates", "home", "gains", "armature"}
+    known = {"urdf", "groups", "frames", "cameras", "image", "rates", "home", "gains", "armature"}
     unknown = set(cfg) - known
     if unknown:
         raise ConfigError(f"{cfg_path}: unknown key(s) {sorted(unknown)}; valid: {sorted(known)}")
@@ -222,6 +229,10 @@ def load_robot(robot_yaml: str | os.PathLike | None = None,
     except TypeError as exc:
         raise ConfigError(f"{cfg_path}: rates: {exc}") from None
 
+    image = from_dict(ImageSize, cfg["image"], f"{cfg_path}: image")
+    if not (8 <= image.width <= 4096 and 8 <= image.height <= 4096):
+        raise ConfigError(f"{cfg_path}: image size {image} must be 8..4096 pixels a side")
+
     names = [j.name for j in joints]
     home = np.zeros(len(joints))
     for name, value in (cfg["home"] or {}).items():
@@ -236,5 +247,5 @@ def load_robot(robot_yaml: str | os.PathLike | None = None,
     home.setflags(write=False)
     return RobotSpec(urdf_path=urdf_path, config_path=cfg_path, joints=tuple(joints),
                      groups={g: tuple(v) for g, v in groups_cfg.items()}, palms=palms,
-                     fingertips=tips, cameras=tuple(cameras), rates=rates, home=home,
+                     fingertips=tips, cameras=tuple(cameras), rates=rates, image=image, home=home,
                      links=model.links)
