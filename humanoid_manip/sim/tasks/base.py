@@ -1,0 +1,136 @@
+"""The task interface every household task implements, and the one registry of tasks."""
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+import mujoco
+import numpy as np
+
+from humanoid_manip import paths
+from humanoid_manip.config import from_dict, load_yaml
+from humanoid_manip.errors import ConfigError, UnknownNameError
+
+if TYPE_CHECKING:
+    from humanoid_manip.sim.core import Simulation
+
+TASKS_YAML = "tasks.yaml"
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """Fields every task section of config/tasks.yaml has; subclasses add their ranges."""
+
+    time_limit_s: float  # episode length; an episode ends unsuccessful after it
+
+
+class Expert(ABC):
+    """A scripted demonstrator: privileged state in, canonical torques out (data collection)."""
+
+    @abstractmethod
+    def act(self, sim: Simulation) -> np.ndarray:
+        """Torque for the next physics step, canonical joint order, N·m."""
+
+    def done(self, sim: Simulation) -> bool:
+        """True once the expert has nothing left to do (the episode may stop early)."""
+        return False
+
+
+class Task(ABC):
+    """A household task: builds its scene into the robot's MjSpec, resets, judges, demonstrates.
+
+    Everything random is drawn from the generator it is handed, so a seed fixes the episode.
+    Structural randomization (which side a hinge is on, whether a wall stands there) goes in
+    build_scene, because it changes the model; state randomization goes in initialize_episode.
+    success() and progress() may read privileged state: they are the referee, not the policy.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[TaskConfig]] = TaskConfig
+
+    def __init__(self, config: TaskConfig | None = None):
+        self.config = config if config is not None else load_task_config(self.name, self.Config)
+
+    @property
+    def time_limit_s(self) -> float:
+        return self.config.time_limit_s
+
+    @abstractmethod
+    def build_scene(self, spec: mujoco.MjSpec, rng: np.random.Generator) -> None:
+        """Add the arena and objects to the robot's spec (world frame: x forward, z up)."""
+
+    @abstractmethod
+    def initialize_episode(self, model: mujoco.MjModel, data: mujoco.MjData,
+                           rng: np.random.Generator) -> None:
+        """Set the objects' initial state; the robot is already at its home pose."""
+
+    @abstractmethod
+    def success(self, model: mujoco.MjModel, data: mujoco.MjData) -> bool:
+        """Whether the task is accomplished in this state."""
+
+    @abstractmethod
+    def progress(self, model: mujoco.MjModel, data: mujoco.MjData) -> float:
+        """A dense measure of how far the task has come, in [0, 1]; 1 when successful."""
+
+    def after_step(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:  # noqa: B027
+        """Called after every physics step (latches, seals that break under force)."""
+
+    def expert(self, sim: Simulation) -> Expert:
+        """The scripted expert for the episode sim has just reset to."""
+        raise NotImplementedError(f"task {self.name!r} has no scripted expert")
+
+    def describe(self) -> dict:
+        """The task's name, time limit and randomization ranges (for `humanoid-manip tasks`)."""
+        return {"name": self.name, "doc": (type(self).__doc__ or "").strip().splitlines()[0],
+                "config": dataclasses.asdict(self.config)}
+
+
+TASKS: dict[str, type[Task]] = {}
+
+
+def register(cls: type[Task]) -> type[Task]:
+    """Class decorator: add a task to the registry under its `name`."""
+    if not getattr(cls, "name", None):
+        raise TypeError(f"{cls.__name__} needs a class attribute `name`")
+    if cls.name in TASKS and TASKS[cls.name] is not cls:
+        raise ValueError(f"task {cls.name!r} is registered twice")
+    TASKS[cls.name] = cls
+    return cls
+
+
+def make_task(name: str, config: TaskConfig | None = None) -> Task:
+    """A task by name, configured from config/tasks.yaml unless a config is given."""
+    from humanoid_manip.sim import tasks as _all  # noqa: F401 - registers every task module
+
+    if name not in TASKS:
+        raise UnknownNameError("task", name, TASKS)
+    return TASKS[name](config)
+
+
+def task_names() -> tuple[str, ...]:
+    from humanoid_manip.sim import tasks as _all  # noqa: F401
+
+    return tuple(sorted(TASKS))
+
+
+def tasks_yaml() -> dict:
+    return load_yaml(paths.config_path(TASKS_YAML))
+
+
+def load_task_config(name: str, cls: type[TaskConfig]) -> TaskConfig:
+    """The task's section of config/tasks.yaml as its config dataclass; unknown keys fail."""
+    data = tasks_yaml()
+    tasks = data.get("tasks") or {}
+    if name not in tasks:
+        raise ConfigError(f"{paths.config_path(TASKS_YAML)}: no section tasks.{name}; "
+                          f"sections: {sorted(tasks)}")
+    return from_dict(cls, tasks[name], f"tasks.yaml: tasks.{name}")
+
+
+Range = tuple[float, float]
+
+
+def uniform(rng: np.random.Generator, r: Range) -> float:
+    """One draw from a [low, high] range of config/tasks.yaml."""
+    return float(rng.uniform(r[0], r[1]))
