@@ -1,0 +1,1 @@
+"""Episode files (MCAP), validation, lineage and the dataset index."""

@@ -1,0 +1,272 @@
+"""The episode file: one MCAP per episode, standard ROS 2 messages, readable by rosbag2 tools."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from humanoid_manip.data.msgdefs import schema_text
+from humanoid_manip.errors import HumanoidManipError
+
+METADATA_TOPIC = "/episode/metadata"  # std_msgs/String, JSON: written at start and at finish
+METADATA_RECORD = "humanoid_manip.episode"  # MCAP metadata record with the same JSON
+CHUNK_BYTES = 256 * 1024  # a killed recorder loses at most one chunk (~0.1 s of 3 cameras)
+
+# The topics of docs/DESIGN.md and their standard types.
+TOPIC_TYPES: dict[str, str] = {
+    "/joint_states": "sensor_msgs/msg/JointState",
+    "/policy/torque_request": "sensor_msgs/msg/JointState",
+    "/effort_controller/commands": "std_msgs/msg/Float64MultiArray",
+    "/safety/events": "std_msgs/msg/String",
+    "/clock": "rosgraph_msgs/msg/Clock",
+    METADATA_TOPIC: "std_msgs/msg/String",
+}
+for _cam in ("head_camera", "left_wrist_camera", "right_wrist_camera"):
+    TOPIC_TYPES[f"/{_cam}/image_raw"] = "sensor_msgs/msg/Image"
+    TOPIC_TYPES[f"/{_cam}/camera_info"] = "sensor_msgs/msg/CameraInfo"
+for _side in ("left", "right"):
+    TOPIC_TYPES[f"/teleop/{_side}_wrist_target"] = "geometry_msgs/msg/PoseStamped"
+    TOPIC_TYPES[f"/teleop/{_side}_hand_keypoints"] = "geometry_msgs/msg/PoseArray"
+TOPIC_TYPES["/teleop/deadman"] = "std_msgs/msg/Bool"
+
+
+class EpisodeFileError(HumanoidManipError):
+    """An episode file that cannot be written, read or recovered."""
+
+
+def stamp(t_ns: int) -> dict:
+    return {"sec": int(t_ns // 1_000_000_000), "nanosec": int(t_ns % 1_000_000_000)}
+
+
+def joint_state_msg(t_ns: int, names, position=(), velocity=(), effort=()) -> dict:
+    """A sensor_msgs/JointState as a dict (SI units, canonical order)."""
+    return {"header": {"stamp": stamp(t_ns), "frame_id": ""}, "name": list(names),
+            "position": np.asarray(position, dtype=float).tolist(),
+            "velocity": np.asarray(velocity, dtype=float).tolist(),
+            "effort": np.asarray(effort, dtype=float).tolist()}
+
+
+def image_msg(t_ns: int, frame_id: str, rgb: np.ndarray) -> dict:
+    """A sensor_msgs/Image (rgb8) as a dict, data filled from bytes in one go."""
+    h, w, _ = rgb.shape
+    return {"header": {"stamp": stamp(t_ns), "frame_id": frame_id}, "height": h, "width": w,
+            "encoding": "rgb8", "is_bigendian": 0, "step": 3 * w,
+            "data": np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()}
+
+
+def float64_array_msg(values) -> dict:
+    """A std_msgs/Float64MultiArray with an empty layout, as ros2_control's controllers take."""
+    return {"layout": {"dim": [], "data_offset": 0},
+            "data": np.asarray(values, dtype=float).tolist()}
+
+
+def string_msg(text: str) -> dict:
+    return {"data": text}
+
+
+class EpisodeWriter:
+    """Writes one episode; call finish() with the outcome. Messages are dicts or CDR bytes."""
+
+    def __init__(self, path: str | os.PathLike, metadata: Mapping[str, Any],
+                 topic_types: Mapping[str, str] | None = None, chunk_bytes: int = CHUNK_BYTES):
+        from mcap_ros2.writer import Writer
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._file = open(self.path, "wb")  # noqa: SIM115 - closed in finish()
+        except OSError as exc:
+            raise EpisodeFileError(f"cannot create episode file {self.path}: {exc}") from None
+        self._writer = Writer(self._file, chunk_size=chunk_bytes)
+        self._types = dict(TOPIC_TYPES)
+        self._types.update(topic_types or {})
+        self._schemas: dict[str, Any] = {}
+        self._raw_channels: dict[str, int] = {}
+        self.metadata = dict(metadata)
+        self.counts: dict[str, int] = {}
+        self._last_t = 0
+        self.write(METADATA_TOPIC, string_msg(json.dumps(self.metadata, sort_keys=True)), 0)
+
+    def _schema(self, topic: str):
+        ros_type = self._types.get(topic)
+        if ros_type is None:
+            raise EpisodeFileError(f"no message type known for topic {topic!r}; pass topic_types")
+        if ros_type not in self._schemas:
+            self._schemas[ros_type] = self._writer.register_msgdef(ros_type, schema_text(ros_type))
+        return self._schemas[ros_type]
+
+    def write(self, topic: str, message: Any, t_ns: int) -> None:
+        """Encode a message given as a dict (or an object with the fields) and log it at t_ns."""
+        self._writer.write_message(topic, self._schema(topic), message, log_time=int(t_ns),
+                                   publish_time=int(t_ns))
+        self._count(topic, t_ns)
+
+    def write_cdr(self, topic: str, data: bytes, t_ns: int) -> None:
+        """Log an already-serialized message (as a recorder node receives it, no decode)."""
+        channel = self._raw_channels.get(topic)
+        if channel is None:
+            schema = self._schema(topic)
+            channel = self._writer._writer.register_channel(
+                topic=topic, message_encoding="cdr", schema_id=schema.id)
+            self._raw_channels[topic] = channel
+        self._writer._writer.add_message(channel_id=channel, log_time=int(t_ns), data=data,
+                                         publish_time=int(t_ns))
+        self._count(topic, t_ns)
+
+    def _count(self, topic: str, t_ns: int) -> None:
+        self.counts[topic] = self.counts.get(topic, 0) + 1
+        self._last_t = max(self._last_t, int(t_ns))
+
+    def finish(self, outcome: Mapping[str, Any]) -> Path:
+        """Record the outcome (success, note, …) and close the file with its index."""
+        self.metadata["outcome"] = dict(outcome)
+        text = json.dumps(self.metadata, sort_keys=True)
+        self.write(METADATA_TOPIC, string_msg(text), self._last_t)
+        self._writer.add_metadata(METADATA_RECORD, {"json": text})
+        self._writer.finish()
+        self._file.close()
+        return self.path
+
+    def __enter__(self) -> EpisodeWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._file.closed:
+            self.finish({"success": None, "note": f"aborted: {exc!r}" if exc else "not given"})
+
+
+@dataclass
+class Episode:
+    """An episode decoded into arrays: what validation, inspection and training read."""
+
+    path: Path
+    metadata: dict
+    joint_names: list[str] = field(default_factory=list)
+    t: np.ndarray = field(default_factory=lambda: np.zeros(0))  # joint state times, s
+    position: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    effort: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    command_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    command: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # applied torques
+    request_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    request: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    # camera -> (times, frames N×H×W×3)
+    images: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def read_episode(path: str | os.PathLike, images: bool = True) -> Episode:
+    """Decode an episode file with the mcap-ros2 reader."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    p = Path(path)
+    if not p.is_file():
+        raise EpisodeFileError(f"episode file not found: {p}")
+    ep = Episode(p, {})
+    js_t, js_q, js_v, js_e = [], [], [], []
+    cmd_t, cmd = [], []
+    req_t, req = [], []
+    cams: dict[str, tuple[list, list]] = {}
+    try:
+        with open(p, "rb") as f:
+            reader = make_reader(f, decoder_factories=[DecoderFactory()])
+            for _schema, channel, message, msg in reader.iter_decoded_messages():
+                topic = channel.topic
+                ep.counts[topic] = ep.counts.get(topic, 0) + 1
+                t = message.log_time * 1e-9
+                if topic == METADATA_TOPIC:
+                    ep.metadata = json.loads(msg.data)
+                elif topic == "/joint_states":
+                    if not ep.joint_names:
+                        ep.joint_names = list(msg.name)
+                    js_t.append(t)
+                    js_q.append(msg.position)
+                    js_v.append(msg.velocity)
+                    js_e.append(msg.effort)
+                elif topic == "/effort_controller/commands":
+                    cmd_t.append(t)
+                    cmd.append(msg.data)
+                elif topic == "/policy/torque_request":
+                    req_t.append(t)
+                    req.append(msg.effort)
+                elif topic == "/safety/events":
+                    ep.events.append(json.loads(msg.data))
+                elif topic.endswith("/image_raw") and images:
+                    cam = topic.strip("/").split("/")[0]
+                    frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height,
+                                                                            msg.width, 3)
+                    cams.setdefault(cam, ([], []))
+                    cams[cam][0].append(t)
+                    cams[cam][1].append(frame)
+    except EpisodeFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the mcap library raises many kinds
+        raise EpisodeFileError(f"cannot read episode {p}: {exc} (truncated? try "
+                               f"'humanoid-manip data recover {p}')") from None
+
+    def arr(x, width=0):
+        return np.asarray(x, dtype=float) if x else np.zeros((0, width))
+
+    ep.t, ep.position, ep.velocity, ep.effort = (np.asarray(js_t), arr(js_q), arr(js_v),
+                                                 arr(js_e))
+    ep.command_t, ep.command = np.asarray(cmd_t), arr(cmd)
+    ep.request_t, ep.request = np.asarray(req_t), arr(req)
+    ep.images = {c: (np.asarray(ts), np.stack(fr)) for c, (ts, fr) in cams.items()}
+    return ep
+
+
+def recover(src: str | os.PathLike, dst: str | os.PathLike | None = None) -> tuple[Path, int]:
+    """Rewrite a truncated episode (a killed recorder) up to its last complete chunk.
+
+    Returns the recovered file and the number of messages kept; the original is left as it is.
+    """
+    from mcap.exceptions import McapError
+    from mcap.records import Channel, Message, Schema
+    from mcap.stream_reader import StreamReader
+    from mcap.writer import Writer
+
+    src = Path(src)
+    if not src.is_file():
+        raise EpisodeFileError(f"episode file not found: {src}")
+    dst = Path(dst) if dst else src.with_name(src.stem + ".recovered.mcap")
+    if dst.resolve() == src.resolve():
+        raise EpisodeFileError("recover writes a new file; give a destination, not the source")
+    schemas: dict[int, Schema] = {}
+    channels: dict[int, Channel] = {}
+    messages: list[Message] = []
+    with open(src, "rb") as f:
+        try:
+            for record in StreamReader(f, skip_magic=False).records:
+                if isinstance(record, Schema):
+                    schemas[record.id] = record
+                elif isinstance(record, Channel):
+                    channels[record.id] = record
+                elif isinstance(record, Message):
+                    messages.append(record)
+        except (McapError, EOFError, ValueError, OSError, AssertionError):
+            pass  # the truncated tail: everything read so far came from complete records
+    if not channels:
+        raise EpisodeFileError(f"{src}: no complete chunk to recover")
+    with open(dst, "wb") as out:
+        w = Writer(out, chunk_size=CHUNK_BYTES)
+        w.start(profile="ros2", library="humanoid_manip recover")
+        schema_ids = {sid: w.register_schema(s.name, s.encoding, s.data)
+                      for sid, s in schemas.items()}
+        channel_ids = {cid: w.register_channel(c.topic, c.message_encoding,
+                                               schema_ids.get(c.schema_id, 0), c.metadata)
+                       for cid, c in channels.items()}
+        for m in messages:
+            w.add_message(channel_ids[m.channel_id], m.log_time, m.data, m.publish_time,
+                          m.sequence)
+        # the outcome was never recorded: say so in a metadata record
+        metadata = {"recovered_from": str(src), "messages_kept": len(messages)}
+        w.add_metadata(METADATA_RECORD + ".recovered", {"json": json.dumps(metadata)})
+        w.finish()
+    return dst, len(messages)
