@@ -1,0 +1,166 @@
+"""`humanoid-manip up`: a stack's nodes as child processes, from the config launch files read."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HELP = ("start a stack (sim, hardware, teleop) as the launch files would, without a ROS install; "
+        "runs until Ctrl-C or --duration")
+
+# Options for the stack arguments of config/stack.yaml (also settable as --arg NAME:=VALUE).
+OPTIONS = ("policy", "task", "seed", "real_time_factor", "namespace", "use_sim_time")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("stack", nargs="?", default="sim",
+                   help="which stack of config/stack.yaml: sim (default), hardware, teleop")
+    p.add_argument("--policy", metavar="ONNX", help="policy file (default: built-in demo policy)")
+    p.add_argument("--task", help="task name (default: config/stack.yaml)")
+    p.add_argument("--seed", help="first episode's seed")
+    p.add_argument("--real-time-factor", dest="real_time_factor",
+                   help="sim speed cap, 0 = as fast as it can (default 1)")
+    p.add_argument("--namespace", help="ROS namespace for every node")
+    p.add_argument("--use-sim-time", dest="use_sim_time", metavar="true|false")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME:=VALUE",
+                   help="any stack argument, as for ros2 launch")
+    p.add_argument("--duration", type=float, default=0.0,
+                   help="stop after this many wall-clock seconds (default: until Ctrl-C)")
+    p.add_argument("--stack-config", metavar="YAML", help="stack description (default: config/)")
+    p.add_argument("--print", dest="print_only", action="store_true",
+                   help="print the commands and parameters, start nothing")
+
+
+def _values(args, stack) -> dict:
+    from humanoid_manip.errors import ConfigError
+
+    texts = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
+    for item in args.arg:
+        if ":=" not in item:
+            raise ConfigError(f"--arg {item!r}: write NAME:=VALUE")
+        k, v = item.split(":=", 1)
+        texts[k.strip()] = v
+    if texts.get("policy"):
+        texts["policy"] = str(Path(texts["policy"]).expanduser().resolve())
+    return {k: stack.argument(k).parse(v) for k, v in texts.items()}
+
+
+class _Child:
+    def __init__(self, node, cmd, env):
+        self.node, self.cmd = node, cmd
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self.reader = threading.Thread(target=self._pump, daemon=True)
+        self.reader.start()
+        self.stopped_by_us = False
+
+    def _pump(self) -> None:
+        width = 20
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            print(f"[{self.node.name:<{width}}] {line}", flush=True)
+
+    def signal(self, sig) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+
+def run(args) -> int:
+    from humanoid_manip.stack import load_stack, node_command, params_yaml, resolve
+
+    stack = load_stack(args.stack, args.stack_config)
+    nodes = resolve(stack, _values(args, stack))
+    if not nodes:
+        print(f"up {stack.name}: this stack has no nodes yet ({stack.description})")
+        return 0
+    tmp = Path(tempfile.mkdtemp(prefix=f"humanoid_manip_up_{stack.name}_"))
+    commands = []
+    for node in nodes:
+        pf = tmp / f"{node.name}.params.yaml"
+        pf.write_text(params_yaml(node))
+        commands.append((node, node_command(node, pf)))
+    print(f"up {stack.name}: {stack.description}")
+    for node, _ in commands:
+        shown = " ".join(f"{k}={v!r}" for k, v in node.parameters.items())
+        print(f"  {node.name:<20} {node.module}  {shown}")
+    if args.print_only:
+        for _, cmd in commands:
+            print(" ".join(cmd))
+        return 0
+
+    env = dict(os.environ)
+    env.setdefault("MUJOCO_GL", "egl")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
+    env.setdefault("RCUTILS_CONSOLE_OUTPUT_FORMAT", "[{severity}] {message}")
+
+    stop = threading.Event()
+    reason = ["stopped"]
+
+    def on_signal(signum, _frame):
+        reason[0] = f"got {signal.Signals(signum).name}"
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    children: list[_Child] = []
+    t0 = time.monotonic()
+    try:
+        for node, cmd in commands:
+            children.append(_Child(node, cmd, env))
+        print(f"up {stack.name}: started {len(children)} nodes "
+              f"({'until Ctrl-C' if args.duration <= 0 else f'for {args.duration:g} s'})",
+              flush=True)
+        while not stop.is_set():
+            if args.duration > 0 and time.monotonic() - t0 >= args.duration:
+                reason[0] = f"--duration {args.duration:g} s reached"
+                break
+            dead = [c for c in children if c.proc.poll() is not None]
+            if dead:
+                reason[0] = f"{dead[0].node.name} exited with code {dead[0].proc.returncode}"
+                break
+            stop.wait(0.2)
+    finally:
+        _shutdown(children)
+        for s, h in old.items():
+            signal.signal(s, h)
+    return _summary(stack.name, children, reason[0], time.monotonic() - t0)
+
+
+def _shutdown(children) -> None:
+    """SIGINT each node (rclpy's clean path), then SIGTERM, then SIGKILL, waiting between."""
+    for sig, wait_s in ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        running = [c for c in children if c.proc.poll() is None]
+        if not running:
+            break
+        for c in running:
+            c.stopped_by_us = True
+            c.signal(sig)
+        deadline = time.monotonic() + wait_s
+        for c in running:
+            try:
+                c.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+    for c in children:
+        c.reader.join(timeout=2.0)
+
+
+def _summary(name, children, reason, wall) -> int:
+    print(f"up {name}: {reason}; ran {wall:.1f} s")
+    ok = True
+    for c in children:
+        rc = c.proc.returncode
+        clean = c.stopped_by_us and rc in (0, -signal.SIGINT, 130)
+        ok &= clean
+        print(f"  {c.node.name:<20} exit code {rc}{'' if clean else '  (not a clean stop)'}")
+    sys.stdout.flush()
+    return 0 if ok else 1
