@@ -4,7 +4,10 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "humanoid_manip"
-NODES = []  # "name = humanoid_manip.nodes.module:main", installed as ROS executables
+NODES = [  # "name = humanoid_manip.nodes.module:main", installed as ROS executables
+    "policy_node = humanoid_manip.nodes.policy_node:main",
+    "sim_node = humanoid_manip.nodes.sim_node:main",
+]
 
 setup(
     name=PACKAGE,

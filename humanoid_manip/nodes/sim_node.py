@@ -1,0 +1,248 @@
+"""sim_node: the MuJoCo simulation on ROS, the clock of every node in the sim stack."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray, String
+from std_srvs.srv import Trigger
+
+from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.nodes import convert
+from humanoid_manip.policy.stats import LatencyStats
+
+SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+EPISODE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+MAX_LAG_S = 0.05  # behind the real-time schedule by more: give up catching up (RTF stays <= cap)
+
+
+class SimNode(Node):
+    """Steps physics at 500 Hz on a steady-clock timer, paced to real_time_factor × wall time.
+
+    Publishes /clock every physics step, /joint_states every `joint_state_every` steps, the
+    cameras at the camera rate, and applies the latest /effort_controller/commands (held, as
+    ros2_control's forward_command_controller holds it).
+    """
+
+    def __init__(self):
+        super().__init__("sim_node")
+        p = {name: self.declare_parameter(name, default).value for name, default in (
+            ("task", "pick_place"), ("seed", 0), ("real_time_factor", 1.0), ("render", True),
+            ("steps_per_tick", 5), ("joint_state_every", 1), ("auto_reset", True),
+            ("log_period_s", 5.0), ("diagnostics_period_s", 1.0))}
+        from humanoid_manip.sim import Simulation
+
+        self.p = p
+        self.rtf_cap = float(p["real_time_factor"])
+        if self.rtf_cap < 0 or p["steps_per_tick"] < 1 or p["joint_state_every"] < 1:
+            raise HumanoidManipError("real_time_factor must be >= 0 (0 = no cap), steps_per_tick "
+                                     "and joint_state_every >= 1")
+        self.sim = Simulation(p["task"], seed=int(p["seed"]), render=bool(p["render"]))
+        self._seed_param_used = int(p["seed"])
+        robot = self.sim.robot
+        self.robot = robot
+        self.dt = self.sim.dt
+        self.command = np.zeros(robot.n)
+        self.commands_received = 0
+        self.command_wall_time = -np.inf
+        self.command_errors = 0
+        self.clock_offset = 0.0  # /clock keeps rising across episodes
+        self.episode = 0
+        self.steps = 0
+        self.render_time = LatencyStats(300)
+        log = self.get_logger()
+
+        self.clock_pub = self.create_publisher(ClockMsg, "/clock", CLOCK_QOS)
+        self.js_pub = self.create_publisher(JointState, "joint_states", SENSOR_QOS)
+        self.cam_pubs = {c: (self.create_publisher(Image, f"{c}/image_raw", SENSOR_QOS),
+                             self.create_publisher(CameraInfo, f"{c}/camera_info", SENSOR_QOS))
+                         for c in robot.camera_names}
+        self.episode_pub = self.create_publisher(String, "episode/start", EPISODE_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
+        self.create_subscription(Float64MultiArray, "effort_controller/commands",
+                                 self._on_command, COMMAND_QOS)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        period = self.dt / self.rtf_cap if self.rtf_cap > 0 else 1e-4
+        self.create_timer(period, self._tick, clock=steady)
+        self.create_timer(p["diagnostics_period_s"], self._publish_diagnostics, clock=steady)
+        if p["log_period_s"] > 0:
+            self.create_timer(p["log_period_s"], self._log_status, clock=steady)
+        self._anchor()
+        self._rtf_window = (time.perf_counter(), self.sim_time)
+        self.rtf = float("nan")
+        self._announce_episode()
+        log.info(f"task {self.sim.task.name!r} seed {self.sim.seed}: {robot.n} joints, physics "
+                 f"{1 / self.dt:g} Hz, cameras {list(robot.camera_names)} "
+                 f"{self.sim.image_width}x{self.sim.image_height} at {robot.rates.camera_hz:g} Hz"
+                 f"{'' if p['render'] else ' (rendering off)'}; speed cap "
+                 f"{f'{self.rtf_cap:g}x real time' if self.rtf_cap else 'none'}")
+
+    @property
+    def sim_time(self) -> float:
+        return self.clock_offset + self.sim.time
+
+    def _anchor(self) -> None:
+        self._wall0, self._sim0 = time.perf_counter(), self.sim_time
+
+    # -- stepping ----------------------------------------------------------------------------
+    def _tick(self) -> None:
+        n = self.p["steps_per_tick"]
+        if self.rtf_cap > 0:
+            due = self._sim0 + self.rtf_cap * (time.perf_counter() - self._wall0)
+            behind = due - self.sim_time
+            if behind > MAX_LAG_S:
+                self._anchor()  # fell behind (slow rendering): never race to catch up
+                behind = self.dt
+            n = min(n, int(behind / self.dt + 1e-9))
+        for _ in range(n):
+            self._step()
+
+    def _step(self) -> None:
+        sim = self.sim
+        sim.step(self.command)
+        self.steps += 1
+        stamp = convert.seconds_to_time(self.sim_time)
+        self.clock_pub.publish(ClockMsg(clock=stamp))
+        if self.steps % self.p["joint_state_every"] == 0:
+            js = sim.joint_state()
+            self.js_pub.publish(convert.joint_state_msg(self.robot.names, js.position,
+                                                        js.velocity, js.effort, stamp))
+        if self.p["render"] and sim.camera_due():
+            t0 = time.perf_counter()
+            images = sim.render()
+            self.render_time.add(time.perf_counter() - t0)
+            for name, img in images.items():
+                cam = self.robot.camera(name)
+                image_pub, info_pub = self.cam_pubs[name]
+                image_pub.publish(convert.array_to_image(img, stamp, cam.link))
+                info_pub.publish(convert.camera_info(img.shape[1], img.shape[0], cam.fovy_deg,
+                                                     stamp, cam.link))
+        if self.p["auto_reset"] and (sim.timed_out() or sim.success()):
+            self.reset()
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        tau = np.asarray(msg.data, float)
+        if tau.shape != (self.robot.n,) or not np.all(np.isfinite(tau)):
+            self.command_errors += 1
+            self.get_logger().error(
+                f"/effort_controller/commands needs {self.robot.n} finite values in canonical "
+                f"order (config/ros2_controllers.yaml), got {tau.size}; ignored",
+                throttle_duration_sec=5.0)
+            return
+        self.command = tau
+        self.commands_received += 1
+        self.command_wall_time = time.perf_counter()
+
+    # -- episodes ----------------------------------------------------------------------------
+    def reset(self) -> str:
+        """Next episode: the `task`/`seed` parameters if changed since last used, else seed+1."""
+        from humanoid_manip.sim import Simulation
+
+        sim = self.sim
+        outcome = "success" if sim.success() else ("timeout" if sim.timed_out() else "reset")
+        done = (f"episode {self.episode} ({sim.task.name}, seed {sim.seed}) ended: {outcome}, "
+                f"progress {sim.progress():.2f} after {sim.time:.2f} s")
+        self.clock_offset += sim.time
+        task = self.get_parameter("task").value
+        seed_param = int(self.get_parameter("seed").value)
+        seed = seed_param if seed_param != self._seed_param_used else sim.seed + 1
+        self._seed_param_used = seed_param
+        if task != sim.task.name:
+            sim.close()
+            self.sim = Simulation(task, seed=seed, render=bool(self.p["render"]))
+        else:
+            sim.reset(seed)
+        self.episode += 1
+        self.command = np.zeros(self.robot.n)  # nothing held over from the last episode
+        self._announce_episode()
+        self.get_logger().info(f"{done}; episode {self.episode}: {self.sim.task.name}, seed "
+                               f"{self.sim.seed}")
+        return done
+
+    def _announce_episode(self) -> None:
+        self.episode_pub.publish(String(data=json.dumps(
+            {"episode": self.episode, "task": self.sim.task.name, "seed": self.sim.seed,
+             "start_time": self.sim_time})))
+
+    def _on_reset(self, _req, resp):
+        try:
+            resp.message = self.reset()
+            resp.success = True
+        except HumanoidManipError as exc:
+            resp.success, resp.message = False, str(exc)
+        return resp
+
+    # -- reporting ---------------------------------------------------------------------------
+    def stats(self) -> dict:
+        r = self.render_time.summary()
+        return {"real_time_factor": self.rtf, "real_time_factor_cap": self.rtf_cap,
+                "sim_time_s": self.sim_time, "episode": self.episode,
+                "task": self.sim.task.name, "seed": self.sim.seed,
+                "episode_time_s": self.sim.time, "progress": self.sim.progress(),
+                "success": self.sim.success(), "physics_steps": self.steps,
+                "render_p50_ms": r["p50_ms"], "render_p99_ms": r["p99_ms"],
+                "commands_received": self.commands_received,
+                "command_age_s": time.perf_counter() - self.command_wall_time,
+                "command_errors": self.command_errors,
+                "command_abs_max_nm": float(np.max(np.abs(self.command)))}
+
+    def _publish_diagnostics(self) -> None:
+        now, sim_now = time.perf_counter(), self.sim_time
+        w0, s0 = self._rtf_window
+        if now > w0:
+            self.rtf = (sim_now - s0) / (now - w0)
+        self._rtf_window = (now, sim_now)
+        s = self.stats()
+        level, msg = "OK", f"{self.rtf:.2f}x real time"
+        if self.commands_received == 0:
+            level, msg = "WARN", f"{msg}; no torque commands yet (zero torque applied)"
+        arr = DiagnosticArray()
+        arr.header.stamp = convert.seconds_to_time(sim_now)
+        arr.status = [convert.diagnostic_status(f"{self.get_name()}: simulation", "mujoco",
+                                                level, msg, s)]
+        self.diag_pub.publish(arr)
+
+    def _log_status(self) -> None:
+        s = self.stats()
+        self.get_logger().info(
+            f"t={s['sim_time_s']:.2f} s sim, {self.rtf:.2f}x real time, episode {self.episode} "
+            f"progress {s['progress']:.2f}; {self.commands_received} torque commands "
+            f"(max |τ| {s['command_abs_max_nm']:.1f} N·m); render p50 {s['render_p50_ms']:.1f} ms")
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimNode()
+        rclpy.spin(node)
+    except HumanoidManipError as exc:
+        print(f"sim_node: error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.sim.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
