@@ -64,9 +64,11 @@ def _finish(nodes, inits, robot, name, *, joint_names=None, cameras=None, image_
 
 
 def pd_policy(robot, *, kp_scale: float = 1.0, kd_scale: float = 1.0, ki: float = 0.0,
-              gravity: bool = True, image_gain: np.ndarray | None = None,
-              task_bias: np.ndarray | None = None, **contract):
-    """PD to home + gravity at home + ki·∫error (state) + image_gain·brightness + task_bias.
+              gravity: bool = True, target: np.ndarray | None = None,
+              image_gain: np.ndarray | None = None, task_bias: np.ndarray | None = None,
+              **contract):
+    """PD to home (or `target`) + gravity at home + ki·∫error (state) + image_gain·brightness
+    + task_bias[task].
 
     Torques are clipped to the URDF effort limits. `contract` overrides what the file declares
     (joint_names, cameras, image_hw, tasks, rate_hz, lineage): tests use it to make bad files.
@@ -85,7 +87,8 @@ def pd_policy(robot, *, kp_scale: float = 1.0, kd_scale: float = 1.0, ki: float 
         g = dyn.bias_torque()
     f32 = np.float32
     inits = {
-        "home": robot.home.astype(f32), "kp": (robot.kp * kp_scale).astype(f32),
+        "home": (robot.home if target is None else np.asarray(target)).astype(f32),
+        "kp": (robot.kp * kp_scale).astype(f32),
         "kd": (robot.kd * kd_scale).astype(f32), "kpki": (robot.kp * kp_scale * ki).astype(f32),
         "g": g.astype(f32), "effort": robot.effort_limit.astype(f32),
         "neg_effort": (-robot.effort_limit).astype(f32),
