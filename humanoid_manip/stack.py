@@ -98,7 +98,7 @@ class ResolvedNode:
 
 
 def stack_names(path: str | os.PathLike | None = None) -> list[str]:
-    return list(_read(path)[1])
+    return list(_read(path)[2])
 
 
 def _read(path) -> tuple[Path, dict, dict]:
