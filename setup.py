@@ -7,6 +7,7 @@ PACKAGE = "humanoid_manip"
 NODES = [  # "name = humanoid_manip.nodes.module:main", installed as ROS executables
     "policy_node = humanoid_manip.nodes.policy_node:main",
     "sim_node = humanoid_manip.nodes.sim_node:main",
+    "safety_monitor_node = humanoid_manip.nodes.safety_monitor_node:main",
 ]
 
 setup(

@@ -148,3 +148,45 @@ def diagnostic_status(name: str, hardware_id: str, level: str, message: str,
     return DiagnosticStatus(level=LEVELS[level], name=name, message=message,
                             hardware_id=hardware_id,
                             values=[KeyValue(key=k, value=fmt(v)) for k, v in values.items()])
+
+
+# -- safety monitor ------------------------------------------------------------------------
+
+
+def torque_request_from_msg(msg: JointState):
+    """/policy/torque_request (names + effort, header stamp) → safety TorqueRequest."""
+    from humanoid_manip.safety.types import TorqueRequest
+
+    return TorqueRequest(tuple(msg.name), np.asarray(msg.effort, float),
+                         time_to_seconds(msg.header.stamp))
+
+
+def joint_state_from_msg(msg: JointState, received: float):
+    """/joint_states → safety JointState, stamped with its arrival time on the monitor's clock."""
+    from humanoid_manip.safety.types import JointState as SafetyJointState
+
+    return SafetyJointState(tuple(msg.name), np.asarray(msg.position, float),
+                            np.asarray(msg.velocity, float), received)
+
+
+def torque_command_msg(torque: np.ndarray):
+    """Torques in controller joint order → Float64MultiArray (forward_command_controller)."""
+    from std_msgs.msg import Float64MultiArray
+
+    return Float64MultiArray(data=np.asarray(torque, float).tolist())
+
+
+def safety_event_msg(event):
+    """A SafetyEvent → one JSON line in std_msgs/String (/safety/events)."""
+    from std_msgs.msg import String
+
+    return String(data=event.to_json())
+
+
+def diagnostic_values(array, name: str) -> tuple[int, str, dict[str, str]]:
+    """Level, message and key/values of the status called `name` in a DiagnosticArray."""
+    for s in array.status:
+        if s.name == name:
+            level = s.level[0] if isinstance(s.level, (bytes, bytearray)) else int(s.level)
+            return level, s.message, {kv.key: kv.value for kv in s.values}
+    raise KeyError(name)

@@ -1,0 +1,183 @@
+"""safety_monitor_node: the only publisher of torque commands; a thin shell over SafetyMonitor.
+
+Subscribes /policy/torque_request and /joint_states, publishes /effort_controller/commands every
+tick (500 Hz), one JSON line per intervention on /safety/events, and /diagnostics. Services:
+~/enable (std_srvs/SetBool) and ~/reset (std_srvs/Trigger); /safety/estop (std_msgs/Bool) latches.
+"""
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import JointState as JointStateMsg
+from std_msgs.msg import Bool, Float64MultiArray, String
+from std_srvs.srv import SetBool, Trigger
+
+from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.nodes import convert
+from humanoid_manip.robot import load_robot
+from humanoid_manip.safety import Mode, SafetyMonitor, load_safety_config
+
+COMMAND_TOPIC = "/effort_controller/commands"
+DIAGNOSTIC_NAME = "safety_monitor"
+RELIABLE_1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+EVENTS_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+LEVEL = {Mode.ACTIVE: "OK", Mode.HOLD: "OK", Mode.STOPPING: "WARN", Mode.STOPPED: "WARN",
+         Mode.FAULT: "ERROR"}
+
+
+class SafetyMonitorNode(Node):
+    """Keeps time, converts messages and calls SafetyMonitor.tick at the monitor rate."""
+
+    def __init__(self):
+        super().__init__("safety_monitor")
+        robot_config = self.declare_parameter("robot_config", "").value
+        safety_config = self.declare_parameter("safety_config", "").value
+        self.robot = load_robot(robot_config or None)
+        self.config = load_safety_config(safety_config or None)
+        rate = self.declare_parameter("rate_hz", float(self.robot.rates.safety_hz)).value
+        graph_hz = self.declare_parameter("graph_check_hz", 2.0).value
+        diag_hz = self.declare_parameter("diagnostics_hz", 1.0).value
+        self.monitor = SafetyMonitor(self.robot, self.config)
+        self.period = 1.0 / rate
+
+        self._request = None
+        self._state = None
+        self._tick_wall: deque[float] = deque(maxlen=int(rate * 10))
+        self._tick_cost: deque[float] = deque(maxlen=int(rate * 10))
+        self._last_wall: float | None = None
+
+        self.command_pub = self.create_publisher(Float64MultiArray, COMMAND_TOPIC, RELIABLE_1)
+        self.events_pub = self.create_publisher(String, "/safety/events", EVENTS_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(JointStateMsg, "/joint_states", self._on_joint_state,
+                                 qos_profile_sensor_data)
+        self.create_subscription(JointStateMsg, "/policy/torque_request", self._on_request,
+                                 RELIABLE_1)
+        self.create_subscription(Bool, "/safety/estop", self._on_estop, LATCHED)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        self.create_service(SetBool, "~/enable", self._on_enable)
+        self.create_timer(self.period, self._on_tick)
+        self.create_timer(1.0 / graph_hz, self._check_graph)
+        self.create_timer(1.0 / diag_hz, self._publish_diagnostics)
+        self.get_logger().info(
+            f"{self.robot.n} joints at {rate:g} Hz; HOLD until enabled (~/enable); "
+            f"publishing {COMMAND_TOPIC}")
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # --------------------------------------------------------------------------- inputs
+    def _on_joint_state(self, msg: JointStateMsg) -> None:
+        self._state = convert.joint_state_from_msg(msg, self._now())
+
+    def _on_request(self, msg: JointStateMsg) -> None:
+        self._request = convert.torque_request_from_msg(msg)
+
+    def _on_estop(self, msg: Bool) -> None:
+        self.monitor.estop(msg.data)
+
+    def _on_reset(self, request, response):
+        response.success, response.message = self.monitor.reset(self._now())
+        self.get_logger().info(f"reset: {response.message}")
+        return response
+
+    def _on_enable(self, request, response):
+        response.success, response.message = self.monitor.enable(request.data)
+        self.get_logger().info(f"enable({request.data}): {response.message}")
+        return response
+
+    # ----------------------------------------------------------------------------- loop
+    def _on_tick(self) -> None:
+        wall = time.perf_counter()
+        if self._last_wall is not None:
+            self._tick_wall.append(wall - self._last_wall)
+        self._last_wall = wall
+        request, self._request = self._request, None
+        result = self.monitor.tick(self._now(), request, self._state)
+        self.command_pub.publish(convert.torque_command_msg(result.torque))
+        for event in result.events:
+            self.events_pub.publish(convert.safety_event_msg(event))
+        self._tick_cost.append(time.perf_counter() - wall)
+
+    def _check_graph(self) -> None:
+        me = (self.get_namespace().rstrip("/"), self.get_name())
+        others = [f"{i.node_namespace.rstrip('/')}/{i.node_name}"
+                  for i in self.get_publishers_info_by_topic(COMMAND_TOPIC)
+                  if (i.node_namespace.rstrip("/"), i.node_name) != me]
+        self.monitor.set_foreign_publishers(others)
+
+    def _publish_diagnostics(self) -> None:
+        status = self.monitor.status()
+        values = {k: v for k, v in status.items() if k != "counts"}
+        values.update({f"count.{k}": v for k, v in sorted(status["counts"].items())})
+        if self._tick_wall:
+            period = np.array(self._tick_wall) * 1e3
+            cost = np.array(self._tick_cost) * 1e6
+            values.update({
+                "loop_period_ms.p50": f"{np.percentile(period, 50):.3f}",
+                "loop_period_ms.p99": f"{np.percentile(period, 99):.3f}",
+                "loop_period_ms.max": f"{period.max():.3f}",
+                "tick_cost_us.p50": f"{np.percentile(cost, 50):.1f}",
+                "tick_cost_us.p99": f"{np.percentile(cost, 99):.1f}",
+                "target_period_ms": f"{self.period * 1e3:.3f}"})
+        mode = self.monitor.mode
+        level = LEVEL[mode]
+        if self.monitor.foreign_publishers:
+            level = "ERROR"
+        message = mode.value
+        if self.monitor.foreign_publishers:
+            message += ": another publisher on " + COMMAND_TOPIC + ": " + \
+                ", ".join(self.monitor.foreign_publishers)
+        elif status["fault"] or status["stop"]:
+            message += ": " + (status["fault"] or status["stop"])
+        array = DiagnosticArray(status=[convert.diagnostic_status(
+            DIAGNOSTIC_NAME, self.robot.urdf_path.name, level, message, values)])
+        array.header.stamp = convert.seconds_to_time(self._now())
+        self.diag_pub.publish(array)
+
+    def torque_off(self) -> None:
+        """On shutdown: a last zero command, since the controller holds the last one forever."""
+        self.command_pub.publish(convert.torque_command_msg(np.zeros(self.robot.n)))
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(args=None) -> None:
+    # our own SIGINT/SIGTERM handling, so the context stays up for the last zero command
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = None
+    try:
+        node = SafetyMonitorNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except HumanoidManipError as exc:
+        print(f"safety_monitor_node: error: {exc}", flush=True)
+        raise SystemExit(2) from None
+    finally:
+        if node is not None:
+            try:
+                node.torque_off()
+            except Exception:  # noqa: BLE001 - the context may already be gone
+                pass
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
