@@ -30,18 +30,23 @@ MAX_LAG_S = 0.05  # behind the real-time schedule by more: give up catching up (
 
 
 class SimNode(Node):
-    """Steps physics at 500 Hz on a steady-clock timer, paced to real_time_factor × wall time.
+    """Steps physics at 500 Hz, paced to real_time_factor × wall time (never faster).
 
     Publishes /clock every physics step, /joint_states every `joint_state_every` steps, the
     cameras at the camera rate, and applies the latest /effort_controller/commands (held, as
-    ros2_control's forward_command_controller holds it).
+    ros2_control's forward_command_controller holds it). In lockstep (the default), once a
+    controller has sent a command, each step waits for the command that answers the previous
+    step's joint state (up to lockstep_timeout_s of wall time), as a 500 Hz ros2_control loop
+    would see it: one period of delay, however slow the CPU, instead of a delay that grows
+    with rendering and scheduling hiccups.
     """
 
     def __init__(self):
         super().__init__("sim_node")
         p = {name: self.declare_parameter(name, default).value for name, default in (
             ("task", "pick_place"), ("seed", 0), ("real_time_factor", 1.0), ("render", True),
-            ("steps_per_tick", 5), ("joint_state_every", 1), ("auto_reset", True),
+            ("steps_per_tick", 1), ("joint_state_every", 1), ("auto_reset", True),
+            ("lockstep", True), ("lockstep_timeout_s", 0.05),
             ("log_period_s", 5.0), ("diagnostics_period_s", 1.0))}
         from humanoid_manip.sim import Simulation
 
@@ -59,6 +64,9 @@ class SimNode(Node):
         self.commands_received = 0
         self.command_wall_time = -np.inf
         self.command_errors = 0
+        self.waiting = False  # lockstep: the last step's answer has not come yet
+        self.last_step_wall = time.perf_counter()
+        self.lockstep_timeouts = 0
         self.clock_offset = 0.0  # /clock keeps rising across episodes
         self.episode = 0
         self.steps = 0
@@ -90,7 +98,8 @@ class SimNode(Node):
                  f"{1 / self.dt:g} Hz, cameras {list(robot.camera_names)} "
                  f"{self.sim.image_width}x{self.sim.image_height} at {robot.rates.camera_hz:g} Hz"
                  f"{'' if p['render'] else ' (rendering off)'}; speed cap "
-                 f"{f'{self.rtf_cap:g}x real time' if self.rtf_cap else 'none'}")
+                 f"{f'{self.rtf_cap:g}x real time' if self.rtf_cap else 'none'}"
+                 f"{'; lockstep with the torque commands' if p['lockstep'] else ''}")
 
     @property
     def sim_time(self) -> float:
@@ -101,7 +110,15 @@ class SimNode(Node):
 
     # -- stepping ----------------------------------------------------------------------------
     def _tick(self) -> None:
-        n = self.p["steps_per_tick"]
+        if self.waiting:
+            if time.perf_counter() - self.last_step_wall < self.p["lockstep_timeout_s"]:
+                return
+            self.lockstep_timeouts += 1  # no answer: step on with the held command
+            self.waiting = False
+        self._advance(1 if self.p["lockstep"] else self.p["steps_per_tick"])
+
+    def _advance(self, n: int) -> None:
+        """Up to n physics steps, as many as the real-time schedule allows."""
         if self.rtf_cap > 0:
             due = self._sim0 + self.rtf_cap * (time.perf_counter() - self._wall0)
             behind = due - self.sim_time
@@ -111,6 +128,9 @@ class SimNode(Node):
             n = min(n, int(behind / self.dt + 1e-9))
         for _ in range(n):
             self._step()
+        if n > 0:
+            self.last_step_wall = time.perf_counter()
+            self.waiting = bool(self.p["lockstep"]) and self.commands_received > 0
 
     def _step(self) -> None:
         sim = self.sim
@@ -147,6 +167,9 @@ class SimNode(Node):
         self.command = tau
         self.commands_received += 1
         self.command_wall_time = time.perf_counter()
+        if self.waiting:
+            self.waiting = False
+            self._advance(1)
 
     # -- episodes ----------------------------------------------------------------------------
     def reset(self) -> str:
@@ -198,7 +221,8 @@ class SimNode(Node):
                 "render_p50_ms": r["p50_ms"], "render_p99_ms": r["p99_ms"],
                 "commands_received": self.commands_received,
                 "command_age_s": time.perf_counter() - self.command_wall_time,
-                "command_errors": self.command_errors,
+                "command_errors": self.command_errors, "lockstep": self.p["lockstep"],
+                "lockstep_timeouts": self.lockstep_timeouts,
                 "command_abs_max_nm": float(np.max(np.abs(self.command)))}
 
     def _publish_diagnostics(self) -> None:
