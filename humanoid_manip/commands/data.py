@@ -1,7 +1,8 @@
 """`humanoid-manip data …`: work on episode files and datasets."""
 from __future__ import annotations
 
-HELP = "episode files and datasets: recover a truncated episode, show one"
+HELP = ("episode files and datasets: validate, inspect, lineage, training cache, LeRobot "
+        "export, recover a truncated episode, show one")
 
 
 def add_arguments(p) -> None:
@@ -13,20 +14,162 @@ def add_arguments(p) -> None:
     show = sub.add_parser("show", help="topics, message counts and metadata of one episode")
     show.add_argument("file", help="an .mcap episode")
 
+    val = sub.add_parser("validate", help="check every episode (idle stretches, NaN/Inf, "
+                                          "timestamps, dropped frames, saturation, outcome, "
+                                          "lineage, replay in simulation); exit 1 on errors")
+    val.add_argument("path", help="a dataset folder or one .mcap episode")
+    val.add_argument("--no-replay", action="store_true",
+                     help="skip the (slower) open-loop replay in simulation")
+    val.add_argument("--json", action="store_true", help="print the findings as JSON")
+    val.add_argument("--fix", action="store_true",
+                     help="write trimmed copies (idle head/tail cut) under --out; the originals "
+                          "are never touched")
+    val.add_argument("--out", help="where --fix writes (default PATH.fixed next to PATH)")
+    val.add_argument("--config", help="thresholds file (default config/data.yaml)")
+
+    ins = sub.add_parser("inspect", help="dataset summary; for one episode also joint and torque "
+                                         "plots, a contact sheet of camera frames and an MP4")
+    ins.add_argument("path", help="a dataset folder or one .mcap episode")
+    ins.add_argument("-e", "--episode", help="also plot this episode of the dataset folder")
+    ins.add_argument("-o", "--out", help="folder for the PNGs and the MP4 (default: beside "
+                                         "the episode, EPISODE.inspect/)")
+    ins.add_argument("--no-video", action="store_true", help="skip the MP4")
+    ins.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    lin = sub.add_parser("lineage", help="the graph from episodes to checkpoints to evaluations "
+                                         "to the episodes those policies collected")
+    lin.add_argument("path", help="a folder of episodes (.mcap) and manifests (.json, .onnx)")
+    lin.add_argument("--json", action="store_true", help="print nodes and edges as JSON")
+    lin.add_argument("--check", metavar="ID_OR_FILE",
+                     help="report, field by field, where the configuration recorded in this "
+                          "checkpoint's training data differs from the one running now")
+
+    cache = sub.add_parser("cache", help="build or update (incrementally) the dataset index and "
+                                         "the training cache")
+    cache.add_argument("path", help="a dataset folder")
+    cache.add_argument("--cache", help="cache folder (default PATH/.cache)")
+    cache.add_argument("--rebuild", action="store_true", help="ignore what is cached")
+
+    exp = sub.add_parser("export-lerobot", help="export a dataset in the LeRobot dataset format "
+                                                "(v3.0: parquet + MP4 + meta/)")
+    exp.add_argument("path", help="a dataset folder")
+    exp.add_argument("out", help="the LeRobot dataset root to create (must not exist)")
+    exp.add_argument("--fps", type=float, help="frame rate (default: the camera rate)")
+    exp.add_argument("--repo-id", default="local/humanoid_manip",
+                     help="repo_id recorded in the dataset (nothing is uploaded)")
+
 
 def run(args) -> int:
-    import json
+    return {"recover": _recover, "show": _show, "validate": _validate, "inspect": _inspect,
+            "lineage": _lineage, "cache": _cache,
+            "export-lerobot": _export}[args.data_command](args)
 
+
+def _recover(args) -> int:
     from humanoid_manip.data.episode import read_episode, recover
 
-    if args.data_command == "recover":
-        out, n = recover(args.file, args.output)
-        ep = read_episode(out, images=False)
-        span = (f"{ep.t[-1] - ep.t[0]:.2f} s of joint states" if len(ep.t) > 1
-                else "no joint states")
-        print(f"recovered {n} messages ({span}) into {out}")
-        return 0
+    out, n = recover(args.file, args.output)
+    ep = read_episode(out, images=False)
+    span = (f"{ep.t[-1] - ep.t[0]:.2f} s of joint states" if len(ep.t) > 1
+            else "no joint states")
+    print(f"recovered {n} messages ({span}) into {out}")
+    return 0
+
+
+def _show(args) -> int:
+    import json
+
+    from humanoid_manip.data.episode import read_episode
+
     ep = read_episode(args.file, images=False)
     print(json.dumps({"file": str(ep.path), "metadata": ep.metadata, "counts": ep.counts},
                      indent=1, sort_keys=True))
+    return 0
+
+
+def _validate(args) -> int:
+    import sys
+    from pathlib import Path
+
+    from humanoid_manip.data.settings import load_data_config
+    from humanoid_manip.data.validate import fix_dataset, format_report, validate
+    from humanoid_manip.robot import load_robot
+
+    robot = load_robot()
+    cfg = load_data_config(args.config).validate
+    report = validate(args.path, robot, cfg, replay=not args.no_replay,
+                      progress=sys.stderr.isatty())
+    print(report.to_json() if args.json else format_report(report))
+    if args.fix:
+        src = Path(args.path)
+        out = Path(args.out) if args.out else src.with_name(src.name + ".fixed")
+        written = fix_dataset(src, out, robot, cfg)
+        for orig, dst, a, b in written:
+            print(f"fixed: {orig} -> {dst} (kept {a:.2f}-{b:.2f} s)", file=sys.stderr)
+        if not written:
+            print("fixed: nothing to trim", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def _inspect(args) -> int:
+    import json
+    from pathlib import Path
+
+    from humanoid_manip.data.inspect import (
+        dataset_summary,
+        format_summary,
+        inspect_episode,
+    )
+
+    path = Path(args.path)
+    summary = dataset_summary(path)
+    print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
+    target = path if path.is_file() else (path / args.episode if args.episode else None)
+    if target is not None:
+        out = Path(args.out) if args.out else target.with_name(target.stem + ".inspect")
+        for f in inspect_episode(target, out, video=not args.no_video):
+            print(f"wrote {f}")
+    return 0
+
+
+def _lineage(args) -> int:
+    import json
+
+    from humanoid_manip.data.lineage_graph import check_checkpoint, format_graph, load_graph
+
+    graph = load_graph(args.path)
+    if args.check:
+        lines = check_checkpoint(graph, args.check)
+        if not lines:
+            print(f"{args.check}: its training data was recorded with the configuration "
+                  "running now")
+            return 0
+        print(f"{args.check}: configuration differs from its training data:")
+        for line in lines:
+            print(f"  {line}")
+        return 1
+    print(json.dumps(graph.to_dict(), indent=1) if args.json else format_graph(graph))
+    return 0
+
+
+def _cache(args) -> int:
+    import sys
+
+    from humanoid_manip.data.cache import build_cache
+
+    result = build_cache(args.path, args.cache, rebuild=args.rebuild,
+                         progress=sys.stderr.isatty())
+    print(result.summary())
+    return 0
+
+
+def _export(args) -> int:
+    import sys
+
+    from humanoid_manip.data.lerobot_export import export_lerobot
+
+    info = export_lerobot(args.path, args.out, fps=args.fps, repo_id=args.repo_id,
+                          progress=sys.stderr.isatty())
+    print(f"exported {info['total_episodes']} episode(s), {info['total_frames']} frames at "
+          f"{info['fps']:g} fps to {args.out} (LeRobot {info['codebase_version']})")
     return 0

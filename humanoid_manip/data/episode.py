@@ -159,10 +159,42 @@ class Episode:
     images: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    stamp: np.ndarray = field(default_factory=lambda: np.zeros(0))  # joint state header stamps
+    image_t: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> frame times, s
+    image_stamp: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> header stamps
+
+    @property
+    def start_s(self) -> float:
+        """Time of the first joint state or command (the simulation's reset, for sim data)."""
+        firsts = [a[0] for a in (self.t, self.command_t) if len(a)]
+        return float(min(firsts)) if firsts else 0.0
+
+    @property
+    def duration_s(self) -> float:
+        """Span of the joint states and commands, in seconds."""
+        lasts = [a[-1] for a in (self.t, self.command_t) if len(a)]
+        return float(max(lasts) - self.start_s) if lasts else 0.0
 
 
-def read_episode(path: str | os.PathLike, images: bool = True) -> Episode:
-    """Decode an episode file with the mcap-ros2 reader."""
+def _stamp_s(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def _cdr_stamp_s(data: bytes) -> float:
+    """Header stamp of a CDR-encoded message whose first field is a std_msgs/Header."""
+    little = data[1] == 1  # encapsulation kind: CDR_LE = 0x0001
+    sec = int.from_bytes(data[4:8], "little" if little else "big", signed=True)
+    nsec = int.from_bytes(data[8:12], "little" if little else "big")
+    return sec + nsec * 1e-9
+
+
+def read_episode(path: str | os.PathLike, images: bool = True,
+                 file_order: bool = False) -> Episode:
+    """Decode an episode file with the mcap-ros2 reader.
+
+    images=False skips decoding pixels (frame times are still read); file_order=True keeps
+    messages in the order they were written, so a validator can see log times going backwards.
+    """
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
 
@@ -170,23 +202,43 @@ def read_episode(path: str | os.PathLike, images: bool = True) -> Episode:
     if not p.is_file():
         raise EpisodeFileError(f"episode file not found: {p}")
     ep = Episode(p, {})
-    js_t, js_q, js_v, js_e = [], [], [], []
+    js_t, js_s, js_q, js_v, js_e = [], [], [], [], []
     cmd_t, cmd = [], []
     req_t, req = [], []
-    cams: dict[str, tuple[list, list]] = {}
+    cams: dict[str, tuple[list, list, list]] = {}
+    factory = DecoderFactory()
+    decoders: dict[int, Any] = {}
     try:
         with open(p, "rb") as f:
-            reader = make_reader(f, decoder_factories=[DecoderFactory()])
-            for _schema, channel, message, msg in reader.iter_decoded_messages():
+            reader = make_reader(f)
+            for schema, channel, message in reader.iter_messages(
+                    log_time_order=not file_order):
                 topic = channel.topic
                 ep.counts[topic] = ep.counts.get(topic, 0) + 1
                 t = message.log_time * 1e-9
+                if topic.endswith("/image_raw"):
+                    cam = topic.strip("/").split("/")[0]
+                    cams.setdefault(cam, ([], [], []))
+                    cams[cam][0].append(t)
+                    if not images:
+                        cams[cam][1].append(_cdr_stamp_s(message.data))
+                        continue
+                if schema is None:
+                    continue
+                decode = decoders.get(schema.id)
+                if decode is None:
+                    decode = decoders[schema.id] = factory.decoder_for(
+                        channel.message_encoding, schema)
+                if decode is None:
+                    continue
+                msg = decode(message.data)
                 if topic == METADATA_TOPIC:
                     ep.metadata = json.loads(msg.data)
                 elif topic == "/joint_states":
                     if not ep.joint_names:
                         ep.joint_names = list(msg.name)
                     js_t.append(t)
+                    js_s.append(_stamp_s(msg))
                     js_q.append(msg.position)
                     js_v.append(msg.velocity)
                     js_e.append(msg.effort)
@@ -198,13 +250,11 @@ def read_episode(path: str | os.PathLike, images: bool = True) -> Episode:
                     req.append(msg.effort)
                 elif topic == "/safety/events":
                     ep.events.append(json.loads(msg.data))
-                elif topic.endswith("/image_raw") and images:
-                    cam = topic.strip("/").split("/")[0]
+                elif topic.endswith("/image_raw"):
                     frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height,
                                                                             msg.width, 3)
-                    cams.setdefault(cam, ([], []))
-                    cams[cam][0].append(t)
-                    cams[cam][1].append(frame)
+                    cams[cam][1].append(_stamp_s(msg))
+                    cams[cam][2].append(frame)
     except EpisodeFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - the mcap library raises many kinds
@@ -212,13 +262,22 @@ def read_episode(path: str | os.PathLike, images: bool = True) -> Episode:
                                f"'humanoid-manip data recover {p}')") from None
 
     def arr(x, width=0):
-        return np.asarray(x, dtype=float) if x else np.zeros((0, width))
+        try:
+            return np.asarray(x, dtype=float) if x else np.zeros((0, width))
+        except ValueError:  # ragged: messages of different lengths
+            n = max(len(r) for r in x)
+            return np.array([list(r) + [np.nan] * (n - len(r)) for r in x], dtype=float)
 
     ep.t, ep.position, ep.velocity, ep.effort = (np.asarray(js_t), arr(js_q), arr(js_v),
                                                  arr(js_e))
+    ep.stamp = np.asarray(js_s)
     ep.command_t, ep.command = np.asarray(cmd_t), arr(cmd)
     ep.request_t, ep.request = np.asarray(req_t), arr(req)
-    ep.images = {c: (np.asarray(ts), np.stack(fr)) for c, (ts, fr) in cams.items()}
+    ep.image_t = {c: np.asarray(ts) for c, (ts, _s, _f) in cams.items()}
+    ep.image_stamp = {c: np.asarray(s) for c, (_t, s, _f) in cams.items()}
+    if images:
+        ep.images = {c: (np.asarray(ts), np.stack(fr)) for c, (ts, _s, fr) in cams.items()
+                     if fr}
     return ep
 
 

@@ -62,6 +62,8 @@ class Manifest:
     parents: list[str] = field(default_factory=list)  # ids this was made from
     created: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
+    # the parsed contents of the config files hashed in `config`, for field-by-field drift
+    config_values: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -87,7 +89,119 @@ def new_manifest(kind: str, source: Mapping[str, Any], parents=(), robot=None,
                       sort_keys=True, default=str)
     mid = f"{kind[:3]}-{hashlib.sha256(seed.encode()).hexdigest()[:12]}"
     return Manifest(kind, mid, version, config, dict(source), list(parents),
-                    extra=dict(extra or {}))
+                    extra=dict(extra or {}), config_values=config_snapshot())
+
+
+def config_snapshot() -> dict[str, Any]:
+    """The parsed contents of each configuration file that exists, keyed by file name."""
+    from humanoid_manip.config import load_yaml
+
+    out = {}
+    for name in CONFIG_FILES:
+        p = paths.config_path(name)
+        if p.is_file():
+            try:
+                out[name] = load_yaml(p)
+            except HumanoidManipError:
+                continue
+    return out
+
+
+def value_drift(recorded: Any, running: Any, where: str = "") -> list[str]:
+    """Every leaf that differs between two parsed configs, as 'path: recorded X, running Y'."""
+    if isinstance(recorded, Mapping) and isinstance(running, Mapping):
+        out = []
+        for k in sorted(set(recorded) | set(running), key=str):
+            sub = f"{where}.{k}" if where else str(k)
+            if k not in running:
+                out.append(f"{sub}: recorded {_short(recorded[k])}, not present now")
+            elif k not in recorded:
+                out.append(f"{sub}: not recorded in the data, now {_short(running[k])}")
+            else:
+                out.extend(value_drift(recorded[k], running[k], sub))
+        return out
+    if (isinstance(recorded, list) and isinstance(running, list)
+            and len(recorded) == len(running)):
+        out = []
+        for i, (a, b) in enumerate(zip(recorded, running)):
+            out.extend(value_drift(a, b, f"{where}[{i}]"))
+        return out
+    if recorded != running:
+        return [f"{where}: recorded {_short(recorded)}, running {_short(running)}"]
+    return []
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def data_configs(lineage: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The configurations a manifest's data was recorded with.
+
+    An episode manifest: its own. A checkpoint or evaluation manifest: `extra.data_config`
+    (one entry per distinct configuration of the training episodes), else its own.
+    """
+    recorded = (lineage.get("extra") or {}).get("data_config")
+    if isinstance(recorded, list) and recorded:
+        return [dict(c) for c in recorded if isinstance(c, Mapping)]
+    return [{"config": dict(lineage.get("config") or {}),
+             "config_values": dict(lineage.get("config_values") or {}),
+             "episodes": [lineage.get("id")]}]
+
+
+def summarize_data_config(episodes: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Group episode manifests by configuration: what a checkpoint records as `data_config`."""
+    groups: dict[str, dict[str, Any]] = {}
+    for m in episodes:
+        key = json.dumps(m.get("config") or {}, sort_keys=True)
+        g = groups.setdefault(key, {"config": dict(m.get("config") or {}),
+                                    "config_values": dict(m.get("config_values") or {}),
+                                    "episodes": []})
+        g["episodes"].append(m.get("id"))
+    return list(groups.values())
+
+
+def _task_part(values: Any, task: str | None) -> Any:
+    """Of tasks.yaml, the part one task's episodes depend on: the domain and its own section."""
+    if task is None or not isinstance(values, Mapping):
+        return values
+    return {"domain": values.get("domain"), "tasks": {task: (values.get("tasks") or {})
+                                                     .get(task)}}
+
+
+def drift_report(lineage: Mapping[str, Any], robot=None,
+                 running: Mapping[str, str] | None = None,
+                 running_values: Mapping[str, Any] | None = None,
+                 task: str | None = None) -> list[str]:
+    """Field by field, where the configuration a policy's data was recorded with differs from
+    the one running now; empty when they agree. The policy node calls this at start.
+
+    With `task`, changes to other tasks' sections of tasks.yaml are not reported.
+    """
+    running = dict(running) if running is not None else config_fingerprint(robot)
+    values_now = dict(running_values) if running_values is not None else config_snapshot()
+    lines: list[str] = []
+    configs = data_configs(lineage)
+    for c in configs:
+        tag = ""
+        if len(configs) > 1:
+            tag = f"[{len(c.get('episodes') or [])} episode(s)] "
+        recorded_values = c.get("config_values") or {}
+        for line in config_drift(c.get("config") or {}, running):
+            name = line.split(":", 1)[0]
+            if name in recorded_values and name in values_now:
+                a, b = recorded_values[name], values_now[name]
+                if name == "tasks.yaml":
+                    a, b = _task_part(a, task), _task_part(b, task)
+                fields = value_drift(a, b)
+                if not fields and name == "tasks.yaml" and task is not None:
+                    continue
+                if fields:
+                    lines.extend(f"{tag}{name}: {f}" for f in fields)
+                    continue
+            lines.append(tag + line)
+    return lines
 
 
 def config_drift(recorded: Mapping[str, str], running: Mapping[str, str]) -> list[str]:

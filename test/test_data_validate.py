@@ -1,0 +1,162 @@
+"""The validator finds each known defect, reports clean episodes as clean, and --fix copies."""
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from humanoid_manip.cli import main
+from humanoid_manip.data.episode import read_episode
+from humanoid_manip.data.schema import episode_metadata
+from humanoid_manip.data.synth import Defects, record_sim, write_synthetic
+from humanoid_manip.data.validate import (
+    DatasetError,
+    find_episodes,
+    fix_dataset,
+    format_report,
+    validate,
+)
+
+SECONDS = 1.0
+
+
+def _changed_gain_metadata(robot):
+    """Lineage recorded when the elbow's kp was 250 (it is 200 now)."""
+    meta = episode_metadata("pick_place", 3, {"type": "teleop", "device": "vr"}, sim=False,
+                            robot=robot)
+    lin = meta["lineage"]
+    values = copy.deepcopy(lin["config_values"])
+    gains = values["robot.yaml"]["gains"]
+    elbow = next(i for i, g in enumerate(gains) if g["match"] == "*_elbow")
+    gains[elbow]["kp"] = 250.0
+    lin["config_values"] = values
+    lin["config"] = dict(lin["config"], **{"robot.yaml": "f" * 64})
+    return meta, elbow
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, robot):
+    d = tmp_path_factory.mktemp("dataset")
+    write_synthetic(d / "clean.mcap", robot, SECONDS)
+    write_synthetic(d / "idle_middle.mcap", robot, SECONDS,
+                    defects=Defects(idle_at_s=0.5, idle_s=300.0))
+    write_synthetic(d / "nan_torque.mcap", robot, SECONDS, defects=Defects(nan_torque_at_s=0.5))
+    write_synthetic(d / "dropped_frames.mcap", robot, SECONDS,
+                    defects=Defects(drop_frames=(0.3, 0.6)))
+    write_synthetic(d / "backwards.mcap", robot, SECONDS, defects=Defects(backwards_at_s=0.4))
+    write_synthetic(d / "saturated.mcap", robot, SECONDS, defects=Defects(saturate=True))
+    write_synthetic(d / "no_outcome.mcap", robot, SECONDS, defects=Defects(no_outcome=True))
+    meta = episode_metadata("pick_place", 1, {"type": "expert"}, sim=False, robot=robot)
+    del meta["lineage"]
+    write_synthetic(d / "no_lineage.mcap", robot, SECONDS, metadata=meta)
+    meta, elbow = _changed_gain_metadata(robot)
+    write_synthetic(d / "changed_gain.mcap", robot, SECONDS, metadata=meta)
+    sim = d / "sim"
+    record_sim(sim / "replays.mcap", robot, seed=2, seconds=0.6)
+    record_sim(sim / "labels_from_seed_5.mcap", robot, seed=2, seconds=0.6, labels_from_seed=5)
+    report = validate(d, robot)
+    print(format_report(report))
+    return d, report, elbow
+
+
+def _checks(report, name, severity=None):
+    return {f.check for f in report.of(name) if severity is None or f.severity == severity}
+
+
+def _messages(report, name):
+    return " | ".join(f.message for f in report.of(name))
+
+
+def test_clean_episodes_are_clean(dataset):
+    _, report, _ = dataset
+    assert report.clean("clean.mcap"), _messages(report, "clean.mcap")
+    assert report.clean("sim/replays.mcap"), _messages(report, "sim/replays.mcap")
+    assert not [f for f in report.of("sim/replays.mcap") if f.check == "replay"]
+
+
+def test_idle_five_minutes_in_the_middle(dataset):
+    _, report, _ = dataset
+    idle = [f for f in report.of("idle_middle.mcap") if f.check == "idle"]
+    assert len(idle) == 1 and idle[0].severity == "error"
+    assert "idle 300.0 s" in idle[0].message and "middle" in idle[0].message
+
+
+def test_nan_torque(dataset):
+    _, report, _ = dataset
+    msgs = [f.message for f in report.of("nan_torque.mcap") if f.check == "nan_inf"]
+    assert any(m.startswith("applied torque: 1 NaN/Inf") and "0.500 s" in m for m in msgs)
+    assert "nan_inf" in _checks(report, "nan_torque.mcap", "error")
+
+
+def test_dropped_frames(dataset):
+    _, report, _ = dataset
+    cams = [f for f in report.of("dropped_frames.mcap") if f.check == "cameras"]
+    assert len(cams) == 3 and all("dropped frame" in f.message for f in cams)
+    assert all(f.severity == "warning" for f in cams)
+    assert report.of("dropped_frames.mcap") == [f for f in cams] + [
+        f for f in report.of("dropped_frames.mcap") if f.severity == "info"]
+
+
+def test_timestamps_going_backwards(dataset):
+    _, report, _ = dataset
+    assert "timestamps" in _checks(report, "backwards.mcap", "error")
+    assert "not increasing" in _messages(report, "backwards.mcap")
+
+
+def test_saturation_missing_outcome_and_lineage(dataset):
+    _, report, _ = dataset
+    assert _checks(report, "saturated.mcap", "error") == {"saturation"}
+    assert "left_shoulder_pitch" in _messages(report, "saturated.mcap")
+    assert _checks(report, "no_outcome.mcap", "error") == {"outcome"}
+    assert _checks(report, "no_lineage.mcap", "error") == {"lineage"}
+
+
+def test_changed_gain_is_reported_field_by_field(dataset):
+    _, report, elbow = dataset
+    drift = [f for f in report.of("changed_gain.mcap") if f.check == "config_drift"]
+    assert [f.message for f in drift] == [
+        f"recorded with other configuration: robot.yaml: gains[{elbow}].kp: recorded 250.0, "
+        "running 200.0"]
+
+
+def test_labels_from_another_seed_fail_replay(dataset):
+    _, report, _ = dataset
+    bad = [f for f in report.of("sim/labels_from_seed_5.mcap") if f.check == "replay"]
+    assert bad and all(f.severity == "error" for f in bad)
+    assert "do not reproduce the recorded motion" in bad[0].message
+
+
+def test_cli_table_and_exit_code(dataset, capsys, tmp_path, robot):
+    d, _, _ = dataset
+    assert main(["data", "validate", str(d), "--no-replay"]) == 1
+    out = capsys.readouterr().out
+    assert "idle_middle.mcap" in out and "error" in out and "with errors" in out
+    assert main(["data", "validate", str(d / "clean.mcap"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["episodes"] == ["clean.mcap"]
+    assert main(["data", "validate", str(tmp_path / "nothing")]) == 2
+    assert "no such episode file" in capsys.readouterr().err
+
+
+def test_fix_writes_trimmed_copies_and_leaves_originals(tmp_path, robot):
+    src = tmp_path / "raw"
+    path = write_synthetic(src / "idle_head.mcap", robot, SECONDS,
+                           defects=Defects(idle_at_s=0.0, idle_s=4.0))
+    write_synthetic(src / "fine.mcap", robot, SECONDS)
+    before = path.read_bytes()
+    report = validate(src, robot, replay=False)
+    assert "idle" in _checks(report, "idle_head.mcap", "warning")
+    with pytest.raises(DatasetError):
+        fix_dataset(src, src, robot)
+    assert main(["data", "validate", str(src), "--no-replay", "--fix",
+                 "--out", str(tmp_path / "fixed")]) == 0
+    assert path.read_bytes() == before
+    fixed = find_episodes(tmp_path / "fixed")
+    assert [f.name for f in fixed] == ["idle_head.mcap"]
+    orig, copy_ = read_episode(path, images=False), read_episode(fixed[0], images=False)
+    assert copy_.duration_s == pytest.approx(orig.duration_s - 4.0 + 0.2, abs=0.11)
+    assert copy_.metadata["trim"]["from"] == str(path)
+    assert copy_.metadata["lineage"]["parents"] == [orig.metadata["lineage"]["id"]]
+    assert np.all(np.diff(copy_.t) > 0)
+    again = validate(tmp_path / "fixed", robot, replay=False)
+    assert "idle" not in _checks(again, "idle_head.mcap")
