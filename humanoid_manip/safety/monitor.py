@@ -26,6 +26,8 @@ SIDES = ("left", "right")
 class SafetyMonitor:
     """The only hand-coded layer between the policy and the motors: limits, holds or stops."""
 
+    SWEEPS = 3  # Gauss-Seidel passes over the Cartesian barriers each tick
+
     def __init__(self, robot: RobotSpec, config: SafetyConfig):
         self.robot, self.config = robot, config
         # a private robot-alone model: dynamics, forward kinematics and collision distances
@@ -226,7 +228,7 @@ class SafetyMonitor:
         cmd = np.minimum(np.maximum(cmd, -self.limit), self.limit)
         cmd = self._rate_limit(now, cmd)
         net = cmd - bias
-        net = self._cartesian(net, dq)
+        net = self._cartesian(net, dq, bias)
         net = self._velocity_limit(net, dq)
         net = self._position_zones(net, q, dq)
         return np.minimum(np.maximum(bias + net, -self.limit), self.limit)
@@ -273,7 +275,7 @@ class SafetyMonitor:
         self._intervene("velocity_limit", "joint above its velocity limit", over, dq)
         return out
 
-    def _cartesian(self, net: np.ndarray, dq: np.ndarray) -> np.ndarray:
+    def _cartesian(self, net: np.ndarray, dq: np.ndarray, bias: np.ndarray) -> np.ndarray:
         """Workspace box and self-collision: barrier forces before the margin is crossed."""
         constraints = []  # (jacobian row in dof order, distance, margin)
         ws_margin = self.config.workspace.margin
@@ -305,21 +307,26 @@ class SafetyMonitor:
             return net
         mujoco.mj_crb(self.model, self.data)
         mujoco.mj_factorM(self.model, self.data)
-        g = np.zeros(self.model.nv)
-        g[self.dof] = net
-        v = np.zeros(self.model.nv)
-        v[self.dof] = dq
+        nv = self.model.nv
+        g, v, lo, hi = np.zeros(nv), np.zeros(nv), np.zeros(nv), np.zeros(nv)
+        g[self.dof], v[self.dof] = net, dq
+        lo[self.dof], hi[self.dof] = -self.limit - bias, self.limit - bias
         kp, kd = self.config.cartesian_kp, self.config.cartesian_kd
+        rows = []
         for row, dist, margin in constraints:
-            mujoco.mj_solveM(self.model, self.data, self._minv, row[None, :])
-            w = float(self._minv[0] @ row)
-            if w <= 1e-12:
-                continue
-            speed = float(row @ v)
-            wanted = kp * min(margin - dist, margin) - kd * speed
-            accel = float(self._minv[0] @ g)
-            if accel < wanted:
-                g += row * ((wanted - accel) / w)
+            minv = np.zeros((1, nv))
+            mujoco.mj_solveM(self.model, self.data, minv, row[None, :])
+            w = float(minv[0] @ row)
+            if w > 1e-12:
+                wanted = kp * min(margin - dist, margin) - kd * float(row @ v)
+                rows.append((row, minv[0], w, wanted))
+        # a few projected Gauss-Seidel sweeps: every barrier met as far as the torque limit allows
+        for _ in range(self.SWEEPS):
+            for row, minv, w, wanted in rows:
+                accel = float(minv @ g)
+                if accel < wanted:
+                    g += row * ((wanted - accel) / w)
+            np.clip(g, lo, hi, out=g)
         return g[self.dof]
 
     # ---------------------------------------------------------------- watchdogs and modes
