@@ -8,6 +8,7 @@ NODES = [  # "name = humanoid_manip.nodes.module:main", installed as ROS executa
     "policy_node = humanoid_manip.nodes.policy_node:main",
     "sim_node = humanoid_manip.nodes.sim_node:main",
     "safety_monitor_node = humanoid_manip.nodes.safety_monitor_node:main",
+    "recorder_node = humanoid_manip.nodes.recorder_node:main",
 ]
 
 setup(

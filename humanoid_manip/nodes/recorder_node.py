@@ -1,0 +1,167 @@
+"""recorder_node: writes one MCAP episode per start/stop, as received (no decoding).
+
+Services: ~/start and ~/stop (std_srvs/Trigger); ~/outcome (std_srvs/SetBool: data = success),
+whose note is the last std_msgs/String received on ~/note since the episode started (SetBool
+carries no text). Task and seed come from the sim's /episode/start (or the task/seed
+parameters); operator, source and device from parameters. Every topic of docs/DESIGN.md is
+subscribed raw and written with its standard type, so `ros2 bag play` and the mcap and rosbags
+readers open the file; a killed recorder leaves a file `humanoid-manip data recover` repairs.
+"""
+from __future__ import annotations
+
+import json
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
+
+from humanoid_manip.data.episode import TOPIC_TYPES, EpisodeWriter
+from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.robot import load_robot
+from humanoid_manip.teleop.recording import RECORDED_TOPICS, episode_metadata, episode_path
+
+# Sensor streams and teleop inputs: best effort, which hears best-effort and reliable
+# publishers alike; a deep queue so a burst of frames waits instead of being dropped.
+SENSOR = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
+RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE_TOPICS = ("/policy/torque_request", "/effort_controller/commands", "/safety/events")
+
+
+def _message_class(ros_type: str):
+    pkg, _, name = ros_type.split("/")
+    module = __import__(f"{pkg}.msg", fromlist=[name])
+    return getattr(module, name)
+
+
+class RecorderNode(Node):
+    """Subscriptions hand their serialized bytes straight to an EpisodeWriter."""
+
+    def __init__(self):
+        super().__init__("recorder")
+        p = {name: self.declare_parameter(name, default).value for name, default in (
+            ("out_dir", "episodes"), ("task", ""), ("seed", -1), ("operator", ""),
+            ("source", "teleop"), ("device", ""), ("sim", True), ("auto_start", False))}
+        self.p = p
+        self.robot = load_robot()
+        self.writer: EpisodeWriter | None = None
+        self.outcome: dict | None = None
+        self.note = ""
+        self.episode_info = {"task": p["task"] or None,
+                             "seed": p["seed"] if p["seed"] >= 0 else None}
+        self.episodes = 0
+        for topic in RECORDED_TOPICS:
+            qos = RELIABLE if topic in RELIABLE_TOPICS else SENSOR
+            self.create_subscription(_message_class(TOPIC_TYPES[topic]), topic,
+                                     self._writer_for(topic), qos, raw=True)
+        self.create_subscription(String, "episode/start", self._on_episode_start, LATCHED)
+        self.create_subscription(String, "~/note", self._on_note, 10)
+        self.create_service(Trigger, "~/start", self._on_start)
+        self.create_service(Trigger, "~/stop", self._on_stop)
+        self.create_service(SetBool, "~/outcome", self._on_outcome)
+        self.get_logger().info(f"recording {len(RECORDED_TOPICS)} topics into {p['out_dir']} "
+                               "on ~/start")
+        if p["auto_start"]:
+            self.start()
+
+    def _now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def _writer_for(self, topic: str):
+        def on_message(data: bytes) -> None:
+            if self.writer is not None:
+                self.writer.write_cdr(topic, data, self._now_ns())
+        return on_message
+
+    def _on_episode_start(self, msg: String) -> None:
+        try:
+            info = json.loads(msg.data)
+        except json.JSONDecodeError:
+            return
+        self.episode_info = {"task": info.get("task"), "seed": info.get("seed"),
+                             "sim_episode": info.get("episode")}
+
+    def _on_note(self, msg: String) -> None:
+        self.note = msg.data
+
+    # -- episodes --------------------------------------------------------------------------
+    def start(self) -> str:
+        if self.writer is not None:
+            raise HumanoidManipError(f"already recording {self.writer.path}")
+        task, seed = self.episode_info.get("task") or "", self.episode_info.get("seed")
+        source = {"type": self.p["source"], "operator": self.p["operator"],
+                  "device": self.p["device"], "recorder": self.get_fully_qualified_name()}
+        meta = episode_metadata(self.robot, task, seed, source, bool(self.p["sim"]),
+                                {k: v for k, v in self.episode_info.items()
+                                 if k not in ("task", "seed")})
+        self.writer = EpisodeWriter(episode_path(self.p["out_dir"], task, seed), meta)
+        self.outcome = None
+        self.note = ""
+        self.get_logger().info(f"recording {self.writer.path}")
+        return str(self.writer.path)
+
+    def stop(self) -> str:
+        if self.writer is None:
+            raise HumanoidManipError("not recording; call ~/start first")
+        outcome = self.outcome or {"success": None, "note": self.note or "not given"}
+        writer, self.writer = self.writer, None
+        path = writer.finish(outcome)
+        self.episodes += 1
+        counts = ", ".join(f"{t} {n}" for t, n in sorted(writer.counts.items()))
+        self.get_logger().info(f"wrote {path} (outcome {outcome}): {counts}")
+        return str(path)
+
+    def _on_start(self, _req, resp):
+        try:
+            resp.message, resp.success = self.start(), True
+        except HumanoidManipError as exc:
+            resp.message, resp.success = str(exc), False
+        return resp
+
+    def _on_stop(self, _req, resp):
+        try:
+            resp.message, resp.success = self.stop(), True
+        except HumanoidManipError as exc:
+            resp.message, resp.success = str(exc), False
+        return resp
+
+    def _on_outcome(self, req, resp):
+        if self.writer is None:
+            resp.success, resp.message = False, "not recording: the outcome belongs to an episode"
+            return resp
+        self.outcome = {"success": bool(req.data), "note": self.note}
+        resp.success, resp.message = True, json.dumps(self.outcome)
+        return resp
+
+    def close(self) -> None:
+        """On shutdown: finish an open episode so the file is whole (outcome: interrupted)."""
+        if self.writer is not None:
+            if self.outcome is None:
+                self.outcome = {"success": None, "note": "recorder shut down mid-episode"}
+            self.stop()
+
+
+def main(args=None) -> None:
+    rclpy.init(args=args)  # rclpy's handlers wake the executor on SIGINT/SIGTERM
+    node = None
+    try:
+        node = RecorderNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except HumanoidManipError as exc:
+        print(f"recorder_node: error: {exc}", flush=True)
+        raise SystemExit(2) from None
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
