@@ -58,9 +58,10 @@ class PolicyNode(Node):
         log.info(f"policy {rt.source}: {len(c.joint_names)} joints, cameras "
                  f"{list(c.camera_names)} at {c.image_width}x{c.image_height}, task "
                  f"{rt.task!r} of {list(c.task_names)}, state size {c.state_size}")
-        log.info(f"running on {rt.provider_reason}; {self.rate_hz:g} Hz"
-                 f"{'' if self.rate_hz == c.control_rate_hz else f' (file says {c.control_rate_hz:g} Hz)'}"  # noqa: E501
-                 f" on {'simulated' if self.get_parameter('use_sim_time').value else 'wall'} time")
+        clock = "simulated" if self.get_parameter("use_sim_time").value else "wall"
+        note = "" if self.rate_hz == c.control_rate_hz else \
+            f" (the file says {c.control_rate_hz:g} Hz)"
+        log.info(f"running on {rt.provider_reason}; {self.rate_hz:g} Hz{note} on {clock} time")
         for w in rt.warnings:
             log.warning(w)
 
