@@ -1,0 +1,316 @@
+"""zip_bag_open: peel open the zipper seal of a plastic bag of dates lying on the table."""
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+
+from humanoid_manip.sim.seal import BreakableSeal
+from humanoid_manip.sim.tasks.base import Range, Task, TaskConfig, register, uniform
+
+# Flex mesh of each sheet: vertices along the seal (corners included) x across the bag. Coarse
+# on purpose: the whole scene must run faster than real time on one core (bench/bench_zip_bag.py).
+SEAL_VERTS = 9
+DEPTH_VERTS = 4
+FILM_RADIUS = 0.002  # collision half-thickness of the flex triangles (m)
+VERTEX_RADIUS = 0.003  # the sphere each vertex carries against the table and the fingers (m)
+VERTEX_DAMPING = 1e-3  # N·s/m per vertex and axis: air drag, keeps the light film calm
+# Soft-constraint stiffness in MuJoCo scales with the effective mass, which for film vertices of
+# a fraction of a gram is tiny: at the default time constant the film would stretch centimetres
+# under a pull of a newton. Film, seal and tracks use the shortest stable time constant
+# (2 steps) and a high impedance.
+STIFF_SOLREF = (0.004, 1.0)
+STIFF_SOLIMP = (0.99, 0.995, 0.001, 0.5, 2.0)
+# Contacts of the light film: MuJoCo scales a soft contact's stiffness by the effective mass,
+# which for a vertex of a gram or less is tiny; the shortest stable time constant (2 steps)
+# keeps a date from pressing the film into the table.
+FILM_SOLREF = (0.004, 1.0)
+FILM_SOLIMP = (0.95, 0.99, 0.001, 0.5, 2.0)
+DATE_SIZE = (0.018, 0.011, 0.009)  # ellipsoid semi-axes of a date (m)
+DATE_SLOT_PITCH = 0.032  # dates lie in a row across the bag's middle, this far apart (m)
+# The zipper tracks are stiff strips: a tendon from each lip vertex to the next but one may not
+# shorten below this fraction of its straight length (about 30 degrees of bend per vertex), so
+# a pull at one point peels the seal along the lip instead of tenting the film locally.
+TRACK_MIN_CHORD = 0.965
+OPEN_FRACTION_TO_SUCCEED = 0.8
+MOUTH_WIDTH_TO_SUCCEED = 0.04
+
+# Collision bits beside the robot's (1 world, 2/4/8 robot segments, see robot/mujoco_model.py).
+# The film's triangles touch the dates and the fingers only: sheet-against-sheet contact is
+# what makes a flex bag slow (see /work/shared/MEASURED.md), and film-against-table contact
+# makes three contacts per triangle; one sphere per vertex carries the table and finger
+# contacts instead, and those spheres do not touch each other.
+FILM_BIT, VERTEX_BIT = 16, 32
+ROBOT_BITS = 2 | 4 | 8
+
+
+@dataclasses.dataclass(frozen=True)
+class ZipBagConfig(TaskConfig):
+    table_height: Range  # table top above the floor (m)
+    bag_width: Range  # along the seal (m)
+    bag_depth: Range  # from the seal to the bottom fold (m)
+    bag_x: Range  # bag centre (m), the seal faces the robot
+    bag_y: Range
+    bag_yaw: Range  # rad about z
+    bag_mass_kg: Range  # film alone
+    film_timeconst_s: Range  # edge-constraint time constant: smaller is a stiffer film
+    seal_strength_n_per_m: Range  # tension per unit seal length that peels the seal open
+    dates: tuple[int, int]  # how many dates are inside, inclusive range
+    date_mass_kg: Range
+
+
+@dataclasses.dataclass(frozen=True)
+class BagParams:
+    """One draw of the bag: size, pose, film and seal, how many dates."""
+
+    table_z: float
+    width: float
+    depth: float
+    x: float
+    y: float
+    yaw: float
+    mass_kg: float
+    film_timeconst_s: float
+    seal_strength_n_per_m: float
+    n_dates: int
+    date_mass_kg: float
+
+    @classmethod
+    def draw(cls, c: ZipBagConfig, rng: np.random.Generator) -> BagParams:
+        return cls(table_z=uniform(rng, c.table_height), width=uniform(rng, c.bag_width),
+                   depth=uniform(rng, c.bag_depth), x=uniform(rng, c.bag_x),
+                   y=uniform(rng, c.bag_y), yaw=uniform(rng, c.bag_yaw),
+                   mass_kg=uniform(rng, c.bag_mass_kg),
+                   film_timeconst_s=uniform(rng, c.film_timeconst_s),
+                   seal_strength_n_per_m=uniform(rng, c.seal_strength_n_per_m),
+                   n_dates=int(rng.integers(c.dates[0], c.dates[1] + 1)),
+                   date_mass_kg=uniform(rng, c.date_mass_kg))
+
+
+class ZipBag:
+    """The bag as MuJoCo parts: one 2D flex for both sheets, a breakable seal, the dates.
+
+    Both sheets are one flex that shares its vertices along the bottom fold and the two side
+    seams (so nothing leaks there and no constraint is spent on them); the lips along the open
+    edge are separate vertices joined by `connect` equalities, the seal. Self-collision is off,
+    so the sheets pass through each other where nothing is between them; the dates collide with
+    both sheets, which is what keeps them inside. The film's stretch is held by the flex's
+    edge-length equalities (elastic2d needs the discrete integrator, and the robot model uses
+    implicitfast); it has no bending stiffness, like a thin bag.
+    Bag frame: origin at the bag's centre on the table, x from the seal to the fold, z up.
+    """
+
+    def __init__(self, params: BagParams, prefix: str = "bag", lift: float = 0.0):
+        self.p = params
+        self.prefix = prefix
+        self.lift = lift  # start this high above the table (m): for drop tests
+        nu, nv = SEAL_VERTS, DEPTH_VERTS
+        # vid[sheet, i, j]: sheet 0 bottom, 1 top; i along the seal; j = 0 at the seal.
+        self.vid = -np.ones((2, nu, nv), dtype=np.int64)
+        pts = []
+        for s in (0, 1):
+            for j in range(nv):
+                for i in range(nu):
+                    if s == 1 and (j == nv - 1 or i in (0, nu - 1)):
+                        self.vid[1, i, j] = self.vid[0, i, j]
+                        continue
+                    self.vid[s, i, j] = len(pts)
+                    pts.append(self._rest_point(s, i, j))
+        self.rest_local = np.array(pts)
+        self.lip_bottom = self.vid[0, 1:nu - 1, 0]
+        self.lip_top = self.vid[1, 1:nu - 1, 0]
+        pitch = params.width / (nu - 1)
+        self.segment_m = np.full(nu - 2, pitch)
+        self.segment_m[[0, -1]] *= 1.5  # the end points also own the stretch up to the corner
+
+    @property
+    def n_verts(self) -> int:
+        return len(self.rest_local)
+
+    def _rest_point(self, s: int, i: int, j: int) -> np.ndarray:
+        p = self.p
+        u, v = i / (SEAL_VERTS - 1), j / (DEPTH_VERTS - 1)
+        x = -p.depth / 2 + v * p.depth
+        y = -p.width / 2 + u * p.width
+        bulge = (2 * DATE_SIZE[2] + 0.02) * np.sin(np.pi * u) * np.sin(np.pi * v) if s else 0.0
+        return np.array([x, y, VERTEX_RADIUS + bulge])
+
+    def to_world(self, local: np.ndarray) -> np.ndarray:
+        c, s = np.cos(self.p.yaw), np.sin(self.p.yaw)
+        rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        return local @ rot.T + [self.p.x, self.p.y, self.p.table_z + self.lift]
+
+    def date_slots(self) -> np.ndarray:
+        """Bag-frame centres where the dates start: a row across the middle, centred."""
+        n = self.p.n_dates
+        y = (np.arange(n) - (n - 1) / 2) * DATE_SLOT_PITCH
+        return np.stack([np.zeros(n), y, np.full(n, 2 * FILM_RADIUS + DATE_SIZE[2] + 0.002)], 1)
+
+    # -- building ----------------------------------------------------------------------------
+    def build(self, spec: mujoco.MjSpec) -> None:
+        """Add the vertex bodies, the flex, its edge and seal equalities, and the dates."""
+        p, pre = self.p, self.prefix
+        world = spec.worldbody
+        names = []
+        vmass = p.mass_kg / self.n_verts
+        for k, pos in enumerate(self.to_world(self.rest_local)):
+            body = world.add_body(name=f"{pre}_v{k}", pos=pos)
+            for a, axis in enumerate(np.eye(3)):
+                body.add_joint(name=f"{pre}_v{k}_{'xyz'[a]}", type=mujoco.mjtJoint.mjJNT_SLIDE,
+                               axis=axis, damping=VERTEX_DAMPING)
+            body.add_geom(type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[VERTEX_RADIUS, 0, 0],
+                          mass=vmass, contype=VERTEX_BIT, conaffinity=1 | ROBOT_BITS,
+                          condim=3, friction=[0.8, 0.005, 0.0001], group=3,
+                          solref=list(FILM_SOLREF), solimp=list(FILM_SOLIMP),
+                          rgba=[0.8, 0.9, 1.0, 0.3])
+            names.append(body.name)
+        flex = spec.add_flex()
+        flex.name = pre
+        flex.dim = 2
+        flex.vertbody = names
+        flex.vert = np.zeros(3 * self.n_verts)
+        flex.elem = self._triangles()
+        flex.radius = FILM_RADIUS
+        flex.selfcollide = mujoco.mjtFlexSelf.mjFLEXSELF_NONE
+        flex.contype = FILM_BIT
+        flex.conaffinity = FILM_BIT | ROBOT_BITS
+        flex.condim = 3
+        flex.friction = [1.0, 0.005, 0.0001]
+        flex.solref = list(FILM_SOLREF)
+        flex.solimp = list(FILM_SOLIMP)
+        flex.rgba = [0.75, 0.85, 0.95, 0.55]
+        film = spec.add_equality(name=f"{pre}_film", type=mujoco.mjtEq.mjEQ_FLEX, name1=pre)
+        film.solref, film.solimp = [p.film_timeconst_s, 1.0], list(STIFF_SOLIMP)
+        for k, (b, t) in enumerate(zip(self.lip_bottom, self.lip_top)):
+            eq = spec.add_equality(name=f"{pre}_seal{k}", type=mujoco.mjtEq.mjEQ_CONNECT,
+                                   objtype=mujoco.mjtObj.mjOBJ_BODY, name1=names[t],
+                                   name2=names[b])
+            eq.solref, eq.solimp = list(STIFF_SOLREF), list(STIFF_SOLIMP)
+        self._add_tracks(spec, names)
+        for k, pos in enumerate(self.to_world(self.date_slots())):
+            date = world.add_body(name=f"{pre}_date{k}", pos=pos, euler=[0, 0, p.yaw])
+            date.add_freejoint(name=f"{pre}_date{k}_free")
+            date.add_geom(name=f"{pre}_date{k}_geom", type=mujoco.mjtGeom.mjGEOM_ELLIPSOID,
+                          size=list(DATE_SIZE), mass=p.date_mass_kg, condim=4,
+                          contype=FILM_BIT, conaffinity=1 | FILM_BIT | ROBOT_BITS,
+                          friction=[0.8, 0.01, 0.001], rgba=[0.42, 0.22, 0.1, 1.0])
+
+    def _add_tracks(self, spec: mujoco.MjSpec, names: list[str]) -> None:
+        """Bending limits along each lip, corner to corner: the zipper track's stiffness."""
+        chord = 2 * self.p.width / (SEAL_VERTS - 1)
+        for s in (0, 1):
+            chain = self.vid[s, :, 0]
+            for k in chain:
+                site = f"{names[k]}_s"
+                if spec.site(site) is None:
+                    spec.body(names[k]).add_site(name=site, size=[0.001, 0, 0], group=4)
+            for k in range(len(chain) - 2):
+                ten = spec.add_tendon(name=f"{self.prefix}_track{s}_{k}", limited=True,
+                                      range=[TRACK_MIN_CHORD * chord, 2 * chord])
+                ten.solref_limit, ten.solimp_limit = list(STIFF_SOLREF), list(STIFF_SOLIMP)
+                ten.wrap_site(f"{names[chain[k]]}_s")
+                ten.wrap_site(f"{names[chain[k + 2]]}_s")
+
+    def _triangles(self) -> list[int]:
+        out = []
+        for s in (0, 1):
+            for j in range(DEPTH_VERTS - 1):
+                for i in range(SEAL_VERTS - 1):
+                    a, b = self.vid[s, i, j], self.vid[s, i + 1, j]
+                    c, d = self.vid[s, i + 1, j + 1], self.vid[s, i, j + 1]
+                    out += [a, b, c, a, c, d] if s == 0 else [a, c, b, a, d, c]
+        return [int(v) for v in out]
+
+    # -- after compiling ---------------------------------------------------------------------
+    def bind(self, model: mujoco.MjModel) -> None:
+        """Look up ids in the compiled model: flex vertices, seal equalities, dates."""
+        pre = self.prefix
+        self.flex_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_FLEX, pre)
+        self.vert0 = int(model.flex_vertadr[self.flex_id])
+        self.vert_body = model.flex_vertbodyid[self.vert0:self.vert0 + self.n_verts].copy()
+        self.seal = BreakableSeal(model, [model.equality(f"{pre}_seal{k}").id
+                                          for k in range(len(self.lip_top))],
+                                  self.segment_m, self.p.seal_strength_n_per_m)
+        self.date_body = np.array([model.body(f"{pre}_date{k}").id
+                                   for k in range(self.p.n_dates)], dtype=np.int64)
+        self.date_qpos = np.array([model.jnt_qposadr[model.joint(f"{pre}_date{k}_free").id]
+                                   for k in range(self.p.n_dates)], dtype=np.int64)
+
+    def verts(self, data: mujoco.MjData) -> np.ndarray:
+        return data.flexvert_xpos[self.vert0:self.vert0 + self.n_verts]
+
+    def lips(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
+        """World positions of the seal points on the bottom and the top lip."""
+        v = self.verts(data)
+        return v[self.lip_bottom], v[self.lip_top]
+
+    def mouth_width(self, data: mujoco.MjData) -> float:
+        """The widest gap between the two lips (m), over the seal points."""
+        bottom, top = self.lips(data)
+        return float(np.max(np.linalg.norm(top - bottom, axis=1)))
+
+    def dates_inside(self, data: mujoco.MjData) -> np.ndarray:
+        """Per date: whether its centre lies inside the convex hull of the bag's vertices."""
+        from scipy.spatial import Delaunay
+
+        hull = Delaunay(self.verts(data))
+        return hull.find_simplex(data.xpos[self.date_body]) >= 0
+
+
+def bag_scene(params: BagParams, lift: float = 0.0) -> tuple[mujoco.MjSpec, ZipBag]:
+    """The bag alone on a table (no robot): for physics tests and the benchmark."""
+    spec = mujoco.MjSpec()
+    spec.modelname = "zip_bag"
+    spec.option.timestep = 0.002
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    spec.worldbody.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[2, 2, 0.05])
+    spec.worldbody.add_light(pos=[0.5, 0, 2.5], dir=[0, 0, -1])
+    add_table(spec, params.table_z)
+    bag = ZipBag(params, lift=lift)
+    bag.build(spec)
+    return spec, bag
+
+
+def add_table(spec: mujoco.MjSpec, table_z: float) -> None:
+    table = spec.worldbody.add_body(name="table", pos=[0.55, 0.0, table_z - 0.02])
+    table.add_geom(name="table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.25, 0.5, 0.02],
+                   rgba=[0.55, 0.4, 0.25, 1])
+    table.add_geom(name="table_leg", type=mujoco.mjtGeom.mjGEOM_BOX,
+                   pos=[0.1, 0, -(table_z - 0.02) / 2], size=[0.05, 0.05, (table_z - 0.02) / 2],
+                   rgba=[0.3, 0.3, 0.3, 1])
+
+
+@register
+class ZipBagOpen(Task):
+    """Open a zip bag of dates on the table: pinch one lip with each hand and pull them apart."""
+
+    name = "zip_bag_open"
+    Config = ZipBagConfig
+
+    def build_scene(self, spec: mujoco.MjSpec, rng: np.random.Generator) -> None:
+        self.params = BagParams.draw(self.config, rng)
+        add_table(spec, self.params.table_z)
+        self.bag = ZipBag(self.params)
+        self.bag.build(spec)
+
+    def initialize_episode(self, model, data, rng) -> None:
+        self.bag.bind(model)
+        self.bag.seal.close(data)
+        for adr in self.bag.date_qpos:  # each date a little off its slot, turned a little
+            data.qpos[adr:adr + 2] += rng.uniform(-0.008, 0.008, 2)
+            yaw = self.params.yaw + rng.uniform(-0.4, 0.4)
+            data.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
+
+    def after_step(self, model, data) -> None:
+        self.bag.seal.update(data)
+
+    def open_fraction(self, data) -> float:
+        return self.bag.seal.open_fraction(data)
+
+    def success(self, model, data) -> bool:
+        return (self.bag.seal.open_fraction(data) >= OPEN_FRACTION_TO_SUCCEED - 1e-9
+                and self.bag.mouth_width(data) >= MOUTH_WIDTH_TO_SUCCEED)
+
+    def progress(self, model, data) -> float:
+        return 1.0 if self.success(model, data) else self.bag.seal.open_fraction(data)
