@@ -1,4 +1,4 @@
-"""pick_place: a can from the table into a bowl, the easiest end of the curriculum."""
+"""pick_place: a bottle from the table into a bowl, the easiest end of the curriculum."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,9 +6,12 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from humanoid_manip.sim.tasks.base import Range, Task, TaskConfig, register, uniform
+from humanoid_manip.control import WristIK, WristTarget
+from humanoid_manip.sim.tasks._script import Phase, ScriptedExpert, smoothstep
+from humanoid_manip.sim.tasks.base import Expert, Range, Task, TaskConfig, register, uniform
 
 BOWL_WALL_SEGMENTS = 16
+LEFT_PARKED = np.array([0.30, 0.38, 1.22])  # the idle left palm, out of the bowl's way
 BOWL_WALL_HEIGHT = 0.05
 BOWL_WALL_THICKNESS = 0.008
 
@@ -28,7 +31,7 @@ class PickPlaceConfig(TaskConfig):
 
 @register
 class PickPlace(Task):
-    """Pick a can up from the table and put it in the bowl."""
+    """Pick a bottle up from the table and put it in the bowl."""
 
     name = "pick_place"
     Config = PickPlaceConfig
@@ -79,7 +82,7 @@ class PickPlace(Task):
         return data.body("object").xpos.copy()
 
     def in_bowl(self, p: np.ndarray) -> bool:
-        """The can's centre over the bowl's floor and its bottom below the rim."""
+        """The bottle centre over the bowl's floor and its bottom below the rim."""
         inside = np.linalg.norm(p[:2] - self.bowl_xy) < self.bowl_r
         low = p[2] - self.height / 2 < self.table_z + BOWL_WALL_HEIGHT
         return bool(inside and low)
@@ -95,3 +98,51 @@ class PickPlace(Task):
         closer = np.clip(1.0 - d / max(self.start_distance, 1e-6), 0.0, 1.0)
         lifted = np.clip((p[2] - self.height / 2 - self.table_z) / 0.05, 0.0, 1.0)
         return float(0.2 * lifted + 0.7 * closer)
+
+    def expert(self, sim) -> Expert:
+        return ScriptedExpert(sim, self._plan)
+
+    def _plan(self, sim) -> list[Phase]:
+        """Right hand: side-on power grasp of the bottle, lift, carry over the bowl, let go."""
+        p = self.object_position(sim.data)
+        quat = WristIK.home_quat(sim.robot, "right")
+        z = self.table_z + 0.062  # palm's lower edge just above the table
+        lift = self.table_z + BOWL_WALL_HEIGHT + 0.13
+        dx, dy = -0.04, -self.radius - 0.004  # palm behind and to the right of its axis
+        goal = np.array([*self.bowl_xy, lift])
+
+        def at(x, y, zz):
+            return {"right": WristTarget(np.array([x + dx, y + dy, zz]), quat)}
+
+        def carry(sim, s, start):
+            """Move the hand by what still separates the bottle from above the bowl."""
+            if s <= 0.0 or not hasattr(carry, "shift"):
+                carry.shift = goal - self.object_position(sim.data)
+                carry.shift[2] = lift - start["right"][0][2]
+            return {"right": WristTarget(start["right"][0] + smoothstep(s) * carry.shift, quat)}
+
+        def lower(sim, s, start):
+            pos = start["right"][0].copy()
+            pos[2] += smoothstep(s) * (z - pos[2])
+            return {"right": WristTarget(pos, quat)}
+
+        def low_enough(sim):
+            return self.object_position(sim.data)[2] - self.height / 2 < self.table_z + 0.015
+
+        return [
+            Phase(0.8, {**at(p[0], p[1] - 0.06, z + 0.03), "left": WristTarget(LEFT_PARKED)},
+                  {"right": ("power", 0.0)}),
+            Phase(0.4, at(p[0], p[1] - 0.06, z)),
+            Phase(0.5, at(p[0], p[1], z)),
+            Phase(0.6, {}, {"right": ("power", 1.0)}),
+            Phase(0.9, at(p[0], p[1], lift)),
+            Phase(1.6, carry),
+            Phase(0.5, carry),  # again: close what the first carry left
+            Phase(0.6, lower, until=low_enough),
+            Phase(0.4, {}, {"right": ("power", 0.0)}),
+            Phase(0.5, lambda sim, s, start: {"right": WristTarget(
+                start["right"][0] + smoothstep(s) * np.array([0, -0.06, 0.04]), quat)}),
+        ]
+
+    def debug(self, sim):
+        return f"obj={np.round(self.object_position(sim.data), 3)}"

@@ -33,6 +33,13 @@ DATE_SLOT_PITCH = 0.032  # dates lie in a row across the bag's middle, this far 
 # shorten below this fraction of its straight length (about 30 degrees of bend per vertex), so
 # a pull at one point peels the seal along the lip instead of tenting the film locally.
 TRACK_MIN_CHORD = 0.965
+# Grip tabs: a stiff block on each lip (the top lip's on the bag's left, the bottom lip's on
+# its right), reaching past the table's front edge, where a thumb and index can pinch it.
+# Welded to its lip vertex, a tab keeps its orientation and pulls on that vertex.
+TAB_HALF = (0.0175, 0.0125, 0.006)  # half length (toward the robot), width, thickness (m)
+TAB_POINT = {"top": -2, "bottom": 1}  # seal point each tab sits on
+TAB_MASS = 0.003
+TABLE_FRONT_X = 0.30  # the table's edge toward the robot
 OPEN_FRACTION_TO_SUCCEED = 0.8
 MOUTH_WIDTH_TO_SUCCEED = 0.04
 
@@ -50,7 +57,7 @@ class ZipBagConfig(TaskConfig):
     table_height: Range  # table top above the floor (m)
     bag_width: Range  # along the seal (m)
     bag_depth: Range  # from the seal to the bottom fold (m)
-    bag_x: Range  # bag centre (m), the seal faces the robot
+    mouth_x: Range  # the seal's centre (m); the seal faces the robot near the table's edge
     bag_y: Range
     bag_yaw: Range  # rad about z
     bag_mass_kg: Range  # film alone
@@ -78,8 +85,9 @@ class BagParams:
 
     @classmethod
     def draw(cls, c: ZipBagConfig, rng: np.random.Generator) -> BagParams:
+        depth = uniform(rng, c.bag_depth)
         return cls(table_z=uniform(rng, c.table_height), width=uniform(rng, c.bag_width),
-                   depth=uniform(rng, c.bag_depth), x=uniform(rng, c.bag_x),
+                   depth=depth, x=uniform(rng, c.mouth_x) + depth / 2,
                    y=uniform(rng, c.bag_y), yaw=uniform(rng, c.bag_yaw),
                    mass_kg=uniform(rng, c.bag_mass_kg),
                    film_timeconst_s=uniform(rng, c.film_timeconst_s),
@@ -188,6 +196,7 @@ class ZipBag:
                                    name2=names[b])
             eq.solref, eq.solimp = list(STIFF_SOLREF), list(STIFF_SOLIMP)
         self._add_tracks(spec, names)
+        self._add_tabs(spec, names)
         for k, pos in enumerate(self.to_world(self.date_slots())):
             date = world.add_body(name=f"{pre}_date{k}", pos=pos, euler=[0, 0, p.yaw])
             date.add_freejoint(name=f"{pre}_date{k}_free")
@@ -212,6 +221,27 @@ class ZipBag:
                 ten.wrap_site(f"{names[chain[k]]}_s")
                 ten.wrap_site(f"{names[chain[k + 2]]}_s")
 
+    def tab_point(self, lip: str) -> int:
+        return TAB_POINT[lip] % len(self.lip_top)
+
+    def _add_tabs(self, spec: mujoco.MjSpec, names: list[str]) -> None:
+        """One grip tab per lip, welded to that lip's vertex at its seal point."""
+        for lip, verts in (("top", self.lip_top), ("bottom", self.lip_bottom)):
+            v = verts[self.tab_point(lip)]
+            local = self.rest_local[v] + [-TAB_HALF[0], 0.0, TAB_HALF[2] - VERTEX_RADIUS]
+            tab = spec.worldbody.add_body(name=f"{self.prefix}_tab_{lip}",
+                                          pos=self.to_world(local), euler=[0, 0, self.p.yaw])
+            tab.add_freejoint(name=f"{self.prefix}_tab_{lip}_free")
+            tab.add_geom(name=f"{self.prefix}_tab_{lip}_geom", type=mujoco.mjtGeom.mjGEOM_BOX,
+                         size=list(TAB_HALF), mass=TAB_MASS, contype=VERTEX_BIT,
+                         conaffinity=ROBOT_BITS, condim=4, friction=[1.2, 0.01, 0.001],
+                         rgba=[0.2, 0.5, 0.9, 1] if lip == "top" else [0.9, 0.5, 0.2, 1])
+            weld = spec.add_equality(name=f"{self.prefix}_tab_{lip}_weld",
+                                     type=mujoco.mjtEq.mjEQ_WELD,
+                                     objtype=mujoco.mjtObj.mjOBJ_BODY, name1=tab.name,
+                                     name2=names[v])
+            weld.solref, weld.solimp = list(STIFF_SOLREF), list(STIFF_SOLIMP)
+
     def _triangles(self) -> list[int]:
         out = []
         for s in (0, 1):
@@ -234,6 +264,7 @@ class ZipBag:
                                   self.segment_m, self.p.seal_strength_n_per_m)
         self.date_body = np.array([model.body(f"{pre}_date{k}").id
                                    for k in range(self.p.n_dates)], dtype=np.int64)
+        self.tab_body = {lip: model.body(f"{pre}_tab_{lip}").id for lip in ("top", "bottom")}
         self.date_qpos = np.array([model.jnt_qposadr[model.joint(f"{pre}_date{k}_free").id]
                                    for k in range(self.p.n_dates)], dtype=np.int64)
 
