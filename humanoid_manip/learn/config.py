@@ -1,0 +1,93 @@
+"""config/train.yaml as dataclasses: training hyperparameters, apart from environment settings."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+
+from humanoid_manip import paths
+from humanoid_manip.config import from_dict, load_yaml
+from humanoid_manip.errors import ConfigError
+
+TRAIN_YAML = "train.yaml"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network's shape; robot-given sizes (joints, cameras, image) are not here."""
+
+    channels: tuple[int, ...] = (16, 32, 32, 32)  # conv layers, stride 2 each
+    groups: int = 4  # GroupNorm groups per conv layer
+    image_features: int = 64  # per camera
+    task_dim: int = 16
+    hidden: int = 256
+    memory: int = 128  # GRU state size = the policy file's S
+    clip_to_effort: bool = True
+
+    def __post_init__(self):
+        if not self.channels or any(c < 1 or c % self.groups for c in self.channels):
+            raise ValueError(f"channels {self.channels} must be non-empty and each divisible "
+                             f"by groups={self.groups}")
+        if min(self.image_features, self.task_dim, self.hidden, self.memory) < 1:
+            raise ValueError("image_features, task_dim, hidden and memory must be >= 1")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time image and proprio augmentation (never in the exported graph)."""
+
+    shift_px: int = 4
+    brightness: float = 0.15
+    contrast: float = 0.15
+    proprio_noise: float = 0.01
+
+    def __post_init__(self):
+        if self.shift_px < 0 or min(self.brightness, self.contrast, self.proprio_noise) < 0:
+            raise ValueError("augmentation amounts must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    steps: int = 3000
+    batch_size: int = 16
+    window: int = 32  # ticks with a loss per sequence
+    burn_in: int = 16  # ticks before the window that only warm the memory
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    log_every: int = 25
+    checkpoint_every: int = 500
+    threads: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "window", "log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.burn_in < 0 or self.warmup_steps < 0 or self.threads < 0 or self.seed < 0:
+            raise ValueError("burn_in, warmup_steps, threads and seed must be >= 0")
+        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1 or self.grad_clip <= 0:
+            raise ValueError("lr and grad_clip must be > 0 and min_lr_ratio in [0, 1]")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_overrides(self, **kw) -> TrainConfig:
+        """A copy with some fields changed (tests, the flywheel's small rounds)."""
+        return replace(self, **kw)
+
+
+def load_train_config(path: str | os.PathLike | None = None, **overrides) -> TrainConfig:
+    """Read config/train.yaml (or `path`); non-None overrides replace top-level keys."""
+    p = paths.resolve(path) if path else paths.config_path(TRAIN_YAML)
+    data = load_yaml(p)
+    for k, v in overrides.items():
+        if v is not None:
+            data[k] = v
+    cfg = from_dict(TrainConfig, data, str(p))
+    if not isinstance(cfg.model, ModelConfig) or not isinstance(cfg.augment, AugmentConfig):
+        raise ConfigError(f"{p}: model and augment must be mappings")
+    return cfg

@@ -1,0 +1,277 @@
+"""Training data for the trainer: episodes at the policy rate, normalization, sequence batches.
+
+The trainer takes any source of `Batch`es that can produce the batch for a given step (so a
+resumed run sees the very batches an uninterrupted one would). `WindowSampler` draws windows
+from in-memory `EpisodeArrays`; `IterableSource` adapts any iterable of batch mappings (a cache
+reader, for instance); `episode_arrays` turns an episode file (data/episode.py) into arrays.
+Numpy only: no torch here.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from humanoid_manip.errors import HumanoidManipError
+
+# Standard-deviation floors: a joint that never moved (or a torque that never changed) in the
+# data must not be divided by ~0, or a small deviation at run time becomes a huge input.
+PROPRIO_STD_FLOOR = 0.05  # rad and rad/s
+TORQUE_STD_FLOOR = 1e-3  # N·m
+
+
+class DatasetError(HumanoidManipError):
+    """Training data that is empty, inconsistent, or does not fit the robot."""
+
+
+@dataclass
+class EpisodeArrays:
+    """One episode at the policy rate, with each distinct camera frame stored once.
+
+    Cameras run slower than the policy (30 Hz vs 100 Hz), so tick t sees frames[frame_of[t]].
+    """
+
+    frames: np.ndarray  # uint8 [F, N_cams, H, W, 3]
+    frame_of: np.ndarray  # int64 [T], non-decreasing index into frames
+    proprio: np.ndarray  # float32 [T, 2J]: positions (rad) then velocities (rad/s)
+    torque: np.ndarray  # float32 [T, J]: the expert's torque (label), N·m
+    task: int  # index into the task names
+    id: str = ""  # the episode's lineage id
+
+    def __post_init__(self):
+        t = len(self.proprio)
+        if t == 0 or len(self.torque) != t or len(self.frame_of) != t:
+            raise DatasetError(f"episode {self.id!r}: proprio, torque and frame_of must have the "
+                               f"same non-zero length, got {len(self.proprio)}, "
+                               f"{len(self.torque)}, {len(self.frame_of)}")
+        if self.frames.dtype != np.uint8 or self.frames.ndim != 5 or self.frames.shape[-1] != 3:
+            raise DatasetError(f"episode {self.id!r}: frames must be uint8 [F, N, H, W, 3], got "
+                               f"{self.frames.dtype} {self.frames.shape}")
+        if self.proprio.shape[1] != 2 * self.torque.shape[1]:
+            raise DatasetError(f"episode {self.id!r}: proprio has {self.proprio.shape[1]} "
+                               f"columns, expected 2 x {self.torque.shape[1]} joints")
+        fo = np.asarray(self.frame_of)
+        if fo.min() < 0 or fo.max() >= len(self.frames) or np.any(np.diff(fo) < 0):
+            raise DatasetError(f"episode {self.id!r}: frame_of must be non-decreasing indices "
+                               f"into {len(self.frames)} frames")
+
+    def __len__(self) -> int:
+        return len(self.proprio)
+
+
+@dataclass(frozen=True)
+class NormStats:
+    """Means and standard deviations the model bakes in (normalization inside the graph)."""
+
+    proprio_mean: np.ndarray
+    proprio_std: np.ndarray
+    torque_mean: np.ndarray
+    torque_std: np.ndarray
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {k: np.asarray(getattr(self, k), float).tolist() for k in
+                ("proprio_mean", "proprio_std", "torque_mean", "torque_std")}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> NormStats:
+        return cls(**{k: np.asarray(d[k], np.float32) for k in
+                      ("proprio_mean", "proprio_std", "torque_mean", "torque_std")})
+
+
+def compute_stats(episodes: Sequence[EpisodeArrays]) -> NormStats:
+    """Per-column mean and (floored) std over every tick of every episode."""
+    if not episodes:
+        raise DatasetError("no episodes to compute normalization statistics from")
+    p = np.concatenate([e.proprio for e in episodes]).astype(np.float64)
+    u = np.concatenate([e.torque for e in episodes]).astype(np.float64)
+    return NormStats(p.mean(0).astype(np.float32),
+                     np.maximum(p.std(0), PROPRIO_STD_FLOOR).astype(np.float32),
+                     u.mean(0).astype(np.float32),
+                     np.maximum(u.std(0), TORQUE_STD_FLOOR).astype(np.float32))
+
+
+@dataclass
+class Batch:
+    """B sequences of T ticks; the memory starts at zero on each sequence's first tick."""
+
+    frames: np.ndarray  # uint8 [B, F, N, H, W, 3]
+    frame_of: np.ndarray  # int64 [B, T]: tick -> index into that sequence's frames
+    proprio: np.ndarray  # float32 [B, T, 2J]
+    torque: np.ndarray  # float32 [B, T, J]
+    task: np.ndarray  # int64 [B]
+    mask: np.ndarray  # float32 [B, T]: 1 where the tick counts in the loss
+    episode_ids: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Ticks that count in the loss (the unit of samples/s)."""
+        return int(self.mask.sum())
+
+
+def as_batch(m: Batch | Mapping) -> Batch:
+    """A Batch from a mapping: `frames` + `frame_of`, or per-tick `images` [B, T, N, H, W, 3]."""
+    if isinstance(m, Batch):
+        return m
+    try:
+        if "frames" in m:
+            frames, frame_of = np.asarray(m["frames"]), np.asarray(m["frame_of"], np.int64)
+        else:
+            images = np.asarray(m["images"])
+            frames = images
+            frame_of = np.broadcast_to(np.arange(images.shape[1]), images.shape[:2]).copy()
+        proprio = np.asarray(m["proprio"], np.float32)
+        torque = np.asarray(m["torque"], np.float32)
+        task = np.asarray(m["task"], np.int64).reshape(-1)
+    except KeyError as exc:
+        raise DatasetError(f"a batch needs frames+frame_of (or images), proprio, torque and "
+                           f"task; missing {exc}") from None
+    mask = np.asarray(m.get("mask", np.ones(proprio.shape[:2])), np.float32)
+    if frames.dtype != np.uint8 or frames.ndim != 6:
+        raise DatasetError(f"batch frames must be uint8 [B, F, N, H, W, 3], got {frames.dtype} "
+                           f"{frames.shape}")
+    b, t = proprio.shape[:2]
+    if torque.shape[:2] != (b, t) or frame_of.shape != (b, t) or task.shape != (b,):
+        raise DatasetError(f"batch shapes disagree: proprio {proprio.shape}, torque "
+                           f"{torque.shape}, frame_of {frame_of.shape}, task {task.shape}")
+    return Batch(frames, frame_of, proprio, torque, task, mask, list(m.get("episode_ids", [])))
+
+
+class WindowSampler:
+    """Random training windows from in-memory episodes; batch(step) is a pure function of step.
+
+    Each sequence is `burn_in + window` ticks ending at a random tick. The memory starts at zero
+    on its first tick; burn-in ticks only warm it and carry no loss, except when the sequence
+    starts at the episode's first tick, where zero is the true memory, as at run time.
+    """
+
+    def __init__(self, episodes: Sequence[EpisodeArrays], batch_size: int, window: int,
+                 burn_in: int = 0, seed: int = 0):
+        if not episodes:
+            raise DatasetError("no episodes to sample from")
+        self.episodes = list(episodes)
+        shapes = {e.frames.shape[1:] for e in self.episodes}
+        joints = {e.torque.shape[1] for e in self.episodes}
+        if len(shapes) != 1 or len(joints) != 1:
+            raise DatasetError(f"episodes disagree on camera/image shape {shapes} or joint count "
+                               f"{joints}")
+        self.batch_size, self.window, self.burn_in, self.seed = batch_size, window, burn_in, seed
+        lengths = np.array([len(e) for e in self.episodes], float)
+        self._weights = lengths / lengths.sum()
+
+    def batch(self, step: int) -> Batch:
+        rng = np.random.default_rng([self.seed, step])
+        span = self.burn_in + self.window
+        picks = rng.choice(len(self.episodes), size=self.batch_size, p=self._weights)
+        seqs = []
+        for i in picks:
+            ep = self.episodes[i]
+            end = int(rng.integers(1, len(ep) + 1))  # exclusive
+            start = max(0, end - span)
+            seqs.append((ep, start, end))
+        n_frames = max(int(ep.frame_of[e - 1] - ep.frame_of[s]) + 1 for ep, s, e in seqs)
+        first = self.episodes[0]
+        b = self.batch_size
+        frames = np.zeros((b, n_frames, *first.frames.shape[1:]), np.uint8)
+        frame_of = np.zeros((b, span), np.int64)
+        proprio = np.zeros((b, span, first.proprio.shape[1]), np.float32)
+        torque = np.zeros((b, span, first.torque.shape[1]), np.float32)
+        mask = np.zeros((b, span), np.float32)
+        task = np.zeros(b, np.int64)
+        ids = []
+        for k, (ep, s, e) in enumerate(seqs):
+            n = e - s
+            f0, f1 = int(ep.frame_of[s]), int(ep.frame_of[e - 1]) + 1
+            frames[k, :f1 - f0] = ep.frames[f0:f1]
+            frame_of[k, :n] = ep.frame_of[s:e] - f0
+            frame_of[k, n:] = frame_of[k, n - 1]
+            proprio[k, :n], torque[k, :n] = ep.proprio[s:e], ep.torque[s:e]
+            proprio[k, n:], torque[k, n:] = proprio[k, n - 1], torque[k, n - 1]
+            lo = 0 if s == 0 else self.burn_in
+            mask[k, lo:n] = 1.0
+            task[k] = ep.task
+            ids.append(ep.id)
+        return Batch(frames, frame_of, proprio, torque, task, mask, ids)
+
+
+class IterableSource:
+    """Adapts any iterable of batches (Batch or mappings) to batch(step), for any reader.
+
+    Steps must be asked in order; a resumed run skips the batches of the steps already done.
+    Iterables are re-started (by calling `factory` again) when they run out.
+    """
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._it: Iterator | None = None
+        self._next = 0
+
+    @classmethod
+    def of(cls, iterable: Iterable) -> IterableSource:
+        """From a re-iterable object (a list, a reader whose __iter__ starts over)."""
+        return cls(lambda: iter(iterable))
+
+    def _pull(self) -> Batch:
+        if self._it is None:
+            self._it = iter(self._factory())
+        try:
+            return as_batch(next(self._it))
+        except StopIteration:
+            self._it = iter(self._factory())
+            try:
+                return as_batch(next(self._it))
+            except StopIteration:
+                raise DatasetError("the batch iterable is empty") from None
+
+    def batch(self, step: int) -> Batch:
+        if step < self._next:
+            raise DatasetError(f"IterableSource cannot go back to step {step} (at {self._next})")
+        while self._next < step:
+            self._pull()
+            self._next += 1
+        self._next += 1
+        return self._pull()
+
+
+def _latest(times: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Index of the last sample at or before each time (clamped to the first sample)."""
+    return np.clip(np.searchsorted(times, at + 1e-9, side="right") - 1, 0, len(times) - 1)
+
+
+def episode_arrays(ep, task_names: Sequence[str], camera_names: Sequence[str],
+                   joint_names: Sequence[str], rate_hz: float,
+                   label: str = "request") -> EpisodeArrays:
+    """An episode file (data.episode.read_episode) resampled to the policy rate.
+
+    Ticks run from the first torque label at 1/rate_hz; each tick takes the latest joint state
+    and the latest frame of each camera at or before it, and the latest label: the torque
+    request (what the expert or teleoperator asked for) or, with label="command", the torque the
+    safety monitor applied.
+    """
+    name = str(getattr(ep, "path", "episode"))
+    if list(ep.joint_names) != list(joint_names):
+        raise DatasetError(f"{name}: joint names differ from the robot's canonical order")
+    lt, lv = (ep.request_t, ep.request) if label == "request" else (ep.command_t, ep.command)
+    if len(lt) == 0 or len(ep.t) == 0:
+        raise DatasetError(f"{name}: no joint states or no {label} torques to learn from")
+    missing = [c for c in camera_names if c not in ep.images]
+    if missing:
+        raise DatasetError(f"{name}: no images from {missing}; it has {sorted(ep.images)}")
+    task = ep.metadata.get("task")
+    if task not in task_names:
+        raise DatasetError(f"{name}: task {task!r} is not one of {list(task_names)}")
+    ticks = np.arange(lt[0], lt[-1] + 1e-9, 1.0 / rate_hz)
+    js = _latest(np.asarray(ep.t), ticks)
+    proprio = np.concatenate([ep.position[js], ep.velocity[js]], 1).astype(np.float32)
+    torque = np.asarray(lv)[_latest(np.asarray(lt), ticks)].astype(np.float32)
+    per_cam = np.stack([_latest(np.asarray(ep.images[c][0]), ticks) for c in camera_names], 1)
+    change = np.ones(len(ticks), bool)
+    change[1:] = np.any(per_cam[1:] != per_cam[:-1], axis=1)
+    keys = per_cam[change]
+    frames = np.stack([np.stack([ep.images[c][1][k[i]] for i, c in enumerate(camera_names)])
+                       for k in keys]).astype(np.uint8)
+    frame_of = np.cumsum(change) - 1
+    lineage = ep.metadata.get("lineage") or {}
+    return EpisodeArrays(frames, frame_of.astype(np.int64), proprio, torque,
+                         list(task_names).index(task),
+                         str(lineage.get("id", "")) if isinstance(lineage, dict) else "")

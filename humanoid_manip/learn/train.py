@@ -1,0 +1,304 @@
+"""Behaviour cloning: seeded, resumable training of PolicyNet on sequence batches.
+
+`fit` is the loop (any batch source with batch(step)); `train_policy` is the whole job for
+in-memory episodes: normalization statistics, model, lineage manifest, loop, curve.
+The checkpoint holds model, optimizer, step, random state, history, the contract the exported
+file will declare (joints, cameras, image size, tasks, rate) and a lineage manifest.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.learn.config import ModelConfig, TrainConfig
+from humanoid_manip.learn.dataset import (
+    Batch,
+    EpisodeArrays,
+    NormStats,
+    WindowSampler,
+    as_batch,
+    compute_stats,
+)
+from humanoid_manip.learn.model import PolicyNet, augment
+
+CHECKPOINT_FORMAT = "humanoid_manip.checkpoint/1"
+CHECKPOINT_NAME = "checkpoint.pt"
+CURVE_PNG, CURVE_JSON = "curve.png", "curve.json"
+
+
+class TrainingError(HumanoidManipError):
+    """Training cannot start or continue (a bad checkpoint, a diverged loss, a config clash)."""
+
+
+@dataclass(frozen=True)
+class PolicyIO:
+    """What the exported policy file will declare: the robot and tasks the model was built for."""
+
+    joint_names: tuple[str, ...]
+    camera_names: tuple[str, ...]
+    image_hw: tuple[int, int]
+    task_names: tuple[str, ...]
+    control_rate_hz: float
+
+    @classmethod
+    def for_robot(cls, robot, task_names: Sequence[str]) -> PolicyIO:
+        return cls(tuple(robot.names), tuple(robot.camera_names),
+                   (robot.image.height, robot.image.width), tuple(task_names),
+                   float(robot.rates.policy_hz))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PolicyIO:
+        return cls(tuple(d["joint_names"]), tuple(d["camera_names"]), tuple(d["image_hw"]),
+                   tuple(d["task_names"]), float(d["control_rate_hz"]))
+
+
+@dataclass
+class TrainResult:
+    model: PolicyNet
+    checkpoint: Path
+    history: list[dict]
+    curve: Path | None
+    manifest: dict
+
+
+def build_model(cfg: ModelConfig, io: PolicyIO, stats: NormStats | None = None,
+                effort_limit=None, seed: int = 0) -> PolicyNet:
+    """A freshly initialized network (initialization fixed by `seed`)."""
+    torch.manual_seed(seed)
+    return PolicyNet(cfg, len(io.joint_names), len(io.camera_names), io.image_hw,
+                     len(io.task_names), stats, effort_limit)
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to lr * min_lr_ratio at the last step."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    frac = min(1.0, (step - cfg.warmup_steps) / span)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + 0.5 * (cfg.lr - floor) * (1.0 + math.cos(math.pi * frac))
+
+
+def _tensors(batch: Batch, model: PolicyNet):
+    frames = model.pixels(torch.from_numpy(batch.frames))
+    proprio_n = model.normalize_proprio(torch.from_numpy(batch.proprio))
+    target = (torch.from_numpy(batch.torque) - model.torque_mean) / model.torque_std
+    return (frames, torch.from_numpy(batch.frame_of), proprio_n, torch.from_numpy(batch.task),
+            target, torch.from_numpy(batch.mask))
+
+
+def sequence_loss(model: PolicyNet, batch: Batch, cfg: TrainConfig | None = None,
+                  gen: torch.Generator | None = None) -> torch.Tensor:
+    """Masked mean squared error in normalized torque units; augmented when cfg and gen given."""
+    frames, frame_of, proprio_n, task, target, mask = _tensors(batch, model)
+    if cfg is not None and gen is not None:
+        frames, proprio_n = augment(frames, proprio_n, cfg.augment, gen)
+    pred = model.forward_sequence(frames, frame_of, proprio_n, task)
+    err = ((pred - target) ** 2).mean(-1)
+    return (err * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def _step_generator(seed: int, step: int) -> torch.Generator:
+    """Augmentation randomness as a pure function of (seed, step): resuming changes nothing."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step])
+                                             .generate_state(1)[0]))
+
+
+def save_checkpoint(path: Path, model: PolicyNet, optimizer, step: int, cfg: TrainConfig,
+                    io: PolicyIO, history: list[dict], manifest: dict) -> Path:
+    """Write atomically (a temporary file, then rename): a kill never leaves half a file."""
+    data = {
+        "format": CHECKPOINT_FORMAT,
+        "step": step,
+        "model_state": model.state_dict(),
+        "model_config": asdict(model.cfg),
+        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        "train_config": cfg.to_dict(),
+        "io": asdict(io),
+        "history": history,
+        "rng": {"torch": torch.get_rng_state(), "scheme": "per-step (seed, step)"},
+        "manifest": manifest,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(data, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise TrainingError(f"checkpoint not found: {p}")
+    try:
+        data = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise TrainingError(f"cannot read checkpoint {p}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{p} is not a {CHECKPOINT_FORMAT} checkpoint")
+    return data
+
+
+def load_policy(path: str | os.PathLike) -> tuple[PolicyNet, dict[str, Any]]:
+    """The trained network of a checkpoint (eval mode) and the checkpoint's contents."""
+    data = read_checkpoint(path)
+    from humanoid_manip.config import from_dict
+
+    mcfg = from_dict(ModelConfig, data["model_config"], f"{path}: model_config")
+    io = PolicyIO.from_dict(data["io"])
+    model = PolicyNet(mcfg, len(io.joint_names), len(io.camera_names), io.image_hw,
+                      len(io.task_names))
+    model.load_state_dict(data["model_state"])
+    return model.eval(), data
+
+
+def _config_clash(saved: dict, now: dict) -> list[str]:
+    keys = sorted(k for k in set(saved) | set(now) if k != "steps" and saved.get(k) != now.get(k))
+    return [f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in keys]
+
+
+def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, io: PolicyIO,
+        manifest: dict, *, resume: bool = True, progress: bool = True,
+        val_batches: Sequence[Batch] = ()) -> TrainResult:
+    """Train until cfg.steps, resuming from out_dir/checkpoint.pt when it exists.
+
+    `source.batch(step)` gives the batch for a step (WindowSampler, IterableSource, or anything
+    alike); validation batches, if any, are scored without augmentation at each log point.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / CHECKPOINT_NAME
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, history = 0, []
+    if resume and ckpt_path.is_file():
+        data = read_checkpoint(ckpt_path)
+        clash = _config_clash(data["train_config"], cfg.to_dict())
+        if clash:
+            raise TrainingError(f"{ckpt_path} was trained with other settings "
+                                f"({'; '.join(clash)}); use another output folder, or "
+                                f"resume=False to start over")
+        model.load_state_dict(data["model_state"])
+        optimizer.load_state_dict(data["optimizer_state"])
+        step, history, manifest = int(data["step"]), list(data["history"]), data["manifest"]
+        torch.set_rng_state(data["rng"]["torch"])
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress,
+               dynamic_ncols=True)
+    window_loss, window_ticks, t_window = [], 0, time.perf_counter()
+    try:
+        while step < cfg.steps:
+            batch = as_batch(source.batch(step))
+            for g in optimizer.param_groups:
+                g["lr"] = lr_at(cfg, step)
+            loss = sequence_loss(model, batch, cfg, _step_generator(cfg.seed, step))
+            if not torch.isfinite(loss):
+                raise TrainingError(f"loss is {loss.item()} at step {step}; lower lr "
+                                    f"(config/train.yaml) or check the data for NaN")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            step += 1
+            window_loss.append(loss.item())
+            window_ticks += batch.size
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == cfg.steps or step == 1:
+                dt = time.perf_counter() - t_window
+                point = {"step": step, "loss": float(np.mean(window_loss)),
+                         "lr": lr_at(cfg, step - 1), "samples_per_s": window_ticks / dt}
+                if val_batches:
+                    point["val_loss"] = validation_loss(model, val_batches)
+                history.append(point)
+                bar.set_postfix(loss=f"{point['loss']:.4f}")
+                window_loss, window_ticks, t_window = [], 0, time.perf_counter()
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_checkpoint(ckpt_path, model, optimizer, step, cfg, io, history, manifest)
+    finally:
+        bar.close()
+    if not ckpt_path.is_file():  # resumed at the end already
+        save_checkpoint(ckpt_path, model, optimizer, step, cfg, io, history, manifest)
+    model.eval()
+    curve = write_curve(out, history)
+    return TrainResult(model, ckpt_path, history, curve, manifest)
+
+
+@torch.no_grad()
+def validation_loss(model: PolicyNet, batches: Sequence[Batch]) -> float:
+    was_training = model.training
+    model.eval()
+    total = float(np.mean([sequence_loss(model, as_batch(b)).item() for b in batches]))
+    model.train(was_training)
+    return total
+
+
+def write_curve(out_dir: Path, history: list[dict]) -> Path | None:
+    """curve.json (the numbers) and curve.png (loss against step, log scale)."""
+    (out_dir / CURVE_JSON).write_text(json.dumps(history, indent=1) + "\n")
+    if not history:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    steps = [p["step"] for p in history]
+    ax.plot(steps, [p["loss"] for p in history], label="train (augmented)")
+    if any("val_loss" in p for p in history):
+        ax.plot([p["step"] for p in history if "val_loss" in p],
+                [p["val_loss"] for p in history if "val_loss" in p], label="validation")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("MSE (normalized torque)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = out_dir / CURVE_PNG
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
+                 task_names: Sequence[str], out_dir: str | os.PathLike, *,
+                 resume: bool = True, progress: bool = True, val_episodes=(),
+                 source_info: dict | None = None) -> TrainResult:
+    """The whole job on in-memory episodes: stats, model, manifest, sampler, loop, curve."""
+    from humanoid_manip.data.lineage import new_manifest
+
+    io = PolicyIO.for_robot(robot, task_names)
+    for e in episodes:
+        if e.frames.shape[1:] != (len(io.camera_names), *io.image_hw, 3):
+            raise TrainingError(f"episode {e.id!r} has frames {e.frames.shape[1:]}, the robot "
+                                f"gives {(len(io.camera_names), *io.image_hw, 3)}")
+        if e.torque.shape[1] != len(io.joint_names):
+            raise TrainingError(f"episode {e.id!r} has {e.torque.shape[1]} joints, the robot "
+                                f"{len(io.joint_names)}")
+    stats = compute_stats(episodes)
+    model = build_model(cfg.model, io, stats, robot.effort_limit, cfg.seed)
+    manifest = new_manifest(
+        "checkpoint",
+        {"type": "behaviour_cloning", "trainer": "humanoid_manip.learn.train",
+         "train_config": cfg.to_dict(), "tasks": list(task_names), **(source_info or {})},
+        parents=[e.id for e in episodes if e.id], robot=robot,
+        extra={"episodes": len(episodes), "ticks": int(sum(len(e) for e in episodes))})
+    sampler = WindowSampler(episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed)
+    val = []
+    if val_episodes:
+        vs = WindowSampler(val_episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed + 1)
+        val = [vs.batch(i) for i in range(2)]
+    return fit(model, sampler, cfg, out_dir, io, json.loads(manifest.to_json()), resume=resume,
+               progress=progress, val_batches=val)
