@@ -11,13 +11,14 @@ from humanoid_manip.data.episode import (
 )
 from humanoid_manip.learn.dataset import (
     PROPRIO_STD_FLOOR,
-    DatasetError,
     EpisodeArrays,
     IterableSource,
+    TrainingDataError,
     WindowSampler,
     as_batch,
     compute_stats,
     episode_arrays,
+    episodes_from_cache,
 )
 from humanoid_manip.learn.toy import toy_episodes
 
@@ -78,9 +79,9 @@ def test_iterable_source_replays_steps_in_order_and_skips_on_resume(episodes):
     resumed = IterableSource.of(items)
     assert np.array_equal(resumed.batch(2).proprio, items[2]["proprio"])
     assert np.array_equal(resumed.batch(3).proprio, items[0]["proprio"])  # starts over
-    with pytest.raises(DatasetError, match="cannot go back"):
+    with pytest.raises(TrainingDataError, match="cannot go back"):
         resumed.batch(1)
-    with pytest.raises(DatasetError, match="missing"):
+    with pytest.raises(TrainingDataError, match="missing"):
         as_batch({"proprio": items[0]["proprio"]})
 
 
@@ -113,5 +114,22 @@ def test_an_episode_file_becomes_arrays_at_the_policy_rate(tmp_path, robot):
     cmd = episode_arrays(read_episode(path), ["pick_place"], cams, robot.names, 100.0,
                          label="command")
     assert np.allclose(cmd.torque[tick], 0.74)
-    with pytest.raises(DatasetError, match="not one of"):
+    with pytest.raises(TrainingDataError, match="not one of"):
         episode_arrays(read_episode(path), ["open_dryer"], cams, robot.names, 100.0)
+
+
+def test_windows_come_from_the_training_cache(tmp_path, robot):
+    """The data package's cache (memory-mapped per-episode arrays) feeds the window sampler."""
+    from humanoid_manip.data.cache import build_cache
+    from humanoid_manip.data.synth import write_synthetic
+
+    write_synthetic(tmp_path / "a.mcap", robot, 1.0, seed=1)
+    write_synthetic(tmp_path / "b.mcap", robot, 0.5, seed=2)
+    build_cache(tmp_path, robot=robot, sample_hz=100.0)
+    eps, tasks = episodes_from_cache(tmp_path / ".cache", rate_hz=100.0)
+    assert len(eps) == 2 and tasks and all(0 <= e.task < len(tasks) for e in eps)
+    assert sorted(len(e) for e in eps) == [51, 101]
+    batch = WindowSampler(eps, batch_size=3, window=6, burn_in=2, seed=0).batch(0)
+    assert batch.frames.shape[2:] == (3, 96, 96, 3) and batch.proprio.shape[2] == 2 * robot.n
+    with pytest.raises(TrainingDataError, match="rebuild it"):
+        episodes_from_cache(tmp_path / ".cache", rate_hz=50.0)

@@ -21,7 +21,7 @@ PROPRIO_STD_FLOOR = 0.05  # rad and rad/s
 TORQUE_STD_FLOOR = 1e-3  # N·m
 
 
-class DatasetError(HumanoidManipError):
+class TrainingDataError(HumanoidManipError):
     """Training data that is empty, inconsistent, or does not fit the robot."""
 
 
@@ -42,19 +42,19 @@ class EpisodeArrays:
     def __post_init__(self):
         t = len(self.proprio)
         if t == 0 or len(self.torque) != t or len(self.frame_of) != t:
-            raise DatasetError(f"episode {self.id!r}: proprio, torque and frame_of must have the "
-                               f"same non-zero length, got {len(self.proprio)}, "
+            raise TrainingDataError(f"episode {self.id!r}: proprio, torque and frame_of must "
+                                    f"have the same non-zero length, got {len(self.proprio)}, "
                                f"{len(self.torque)}, {len(self.frame_of)}")
         if self.frames.dtype != np.uint8 or self.frames.ndim != 5 or self.frames.shape[-1] != 3:
-            raise DatasetError(f"episode {self.id!r}: frames must be uint8 [F, N, H, W, 3], got "
-                               f"{self.frames.dtype} {self.frames.shape}")
+            raise TrainingDataError(f"episode {self.id!r}: frames must be uint8 [F, N, H, W, 3], "
+                                    f"got {self.frames.dtype} {self.frames.shape}")
         if self.proprio.shape[1] != 2 * self.torque.shape[1]:
-            raise DatasetError(f"episode {self.id!r}: proprio has {self.proprio.shape[1]} "
-                               f"columns, expected 2 x {self.torque.shape[1]} joints")
+            raise TrainingDataError(f"episode {self.id!r}: proprio has {self.proprio.shape[1]} "
+                                    f"columns, expected 2 x {self.torque.shape[1]} joints")
         fo = np.asarray(self.frame_of)
         if fo.min() < 0 or fo.max() >= len(self.frames) or np.any(np.diff(fo) < 0):
-            raise DatasetError(f"episode {self.id!r}: frame_of must be non-decreasing indices "
-                               f"into {len(self.frames)} frames")
+            raise TrainingDataError(f"episode {self.id!r}: frame_of must be non-decreasing "
+                                    f"indices into {len(self.frames)} frames")
 
     def __len__(self) -> int:
         return len(self.proprio)
@@ -82,7 +82,7 @@ class NormStats:
 def compute_stats(episodes: Sequence[EpisodeArrays]) -> NormStats:
     """Per-column mean and (floored) std over every tick of every episode."""
     if not episodes:
-        raise DatasetError("no episodes to compute normalization statistics from")
+        raise TrainingDataError("no episodes to compute normalization statistics from")
     p = np.concatenate([e.proprio for e in episodes]).astype(np.float64)
     u = np.concatenate([e.torque for e in episodes]).astype(np.float64)
     return NormStats(p.mean(0).astype(np.float32),
@@ -124,16 +124,16 @@ def as_batch(m: Batch | Mapping) -> Batch:
         torque = np.asarray(m["torque"], np.float32)
         task = np.asarray(m["task"], np.int64).reshape(-1)
     except KeyError as exc:
-        raise DatasetError(f"a batch needs frames+frame_of (or images), proprio, torque and "
-                           f"task; missing {exc}") from None
+        raise TrainingDataError(f"a batch needs frames+frame_of (or images), proprio, torque and "
+                                f"task; missing {exc}") from None
     mask = np.asarray(m.get("mask", np.ones(proprio.shape[:2])), np.float32)
     if frames.dtype != np.uint8 or frames.ndim != 6:
-        raise DatasetError(f"batch frames must be uint8 [B, F, N, H, W, 3], got {frames.dtype} "
-                           f"{frames.shape}")
+        raise TrainingDataError(f"batch frames must be uint8 [B, F, N, H, W, 3], got "
+                                f"{frames.dtype} {frames.shape}")
     b, t = proprio.shape[:2]
     if torque.shape[:2] != (b, t) or frame_of.shape != (b, t) or task.shape != (b,):
-        raise DatasetError(f"batch shapes disagree: proprio {proprio.shape}, torque "
-                           f"{torque.shape}, frame_of {frame_of.shape}, task {task.shape}")
+        raise TrainingDataError(f"batch shapes disagree: proprio {proprio.shape}, torque "
+                                f"{torque.shape}, frame_of {frame_of.shape}, task {task.shape}")
     return Batch(frames, frame_of, proprio, torque, task, mask, list(m.get("episode_ids", [])))
 
 
@@ -148,13 +148,13 @@ class WindowSampler:
     def __init__(self, episodes: Sequence[EpisodeArrays], batch_size: int, window: int,
                  burn_in: int = 0, seed: int = 0):
         if not episodes:
-            raise DatasetError("no episodes to sample from")
+            raise TrainingDataError("no episodes to sample from")
         self.episodes = list(episodes)
         shapes = {e.frames.shape[1:] for e in self.episodes}
         joints = {e.torque.shape[1] for e in self.episodes}
         if len(shapes) != 1 or len(joints) != 1:
-            raise DatasetError(f"episodes disagree on camera/image shape {shapes} or joint count "
-                               f"{joints}")
+            raise TrainingDataError(f"episodes disagree on camera/image shape {shapes} or joint "
+                                    f"count {joints}")
         self.batch_size, self.window, self.burn_in, self.seed = batch_size, window, burn_in, seed
         lengths = np.array([len(e) for e in self.episodes], float)
         self._weights = lengths / lengths.sum()
@@ -221,11 +221,12 @@ class IterableSource:
             try:
                 return as_batch(next(self._it))
             except StopIteration:
-                raise DatasetError("the batch iterable is empty") from None
+                raise TrainingDataError("the batch iterable is empty") from None
 
     def batch(self, step: int) -> Batch:
         if step < self._next:
-            raise DatasetError(f"IterableSource cannot go back to step {step} (at {self._next})")
+            raise TrainingDataError(f"IterableSource cannot go back to step {step} "
+                                    f"(at {self._next})")
         while self._next < step:
             self._pull()
             self._next += 1
@@ -250,16 +251,16 @@ def episode_arrays(ep, task_names: Sequence[str], camera_names: Sequence[str],
     """
     name = str(getattr(ep, "path", "episode"))
     if list(ep.joint_names) != list(joint_names):
-        raise DatasetError(f"{name}: joint names differ from the robot's canonical order")
+        raise TrainingDataError(f"{name}: joint names differ from the robot's canonical order")
     lt, lv = (ep.request_t, ep.request) if label == "request" else (ep.command_t, ep.command)
     if len(lt) == 0 or len(ep.t) == 0:
-        raise DatasetError(f"{name}: no joint states or no {label} torques to learn from")
+        raise TrainingDataError(f"{name}: no joint states or no {label} torques to learn from")
     missing = [c for c in camera_names if c not in ep.images]
     if missing:
-        raise DatasetError(f"{name}: no images from {missing}; it has {sorted(ep.images)}")
+        raise TrainingDataError(f"{name}: no images from {missing}; it has {sorted(ep.images)}")
     task = ep.metadata.get("task")
     if task not in task_names:
-        raise DatasetError(f"{name}: task {task!r} is not one of {list(task_names)}")
+        raise TrainingDataError(f"{name}: task {task!r} is not one of {list(task_names)}")
     ticks = np.arange(lt[0], lt[-1] + 1e-9, 1.0 / rate_hz)
     js = _latest(np.asarray(ep.t), ticks)
     proprio = np.concatenate([ep.position[js], ep.velocity[js]], 1).astype(np.float32)
@@ -275,3 +276,37 @@ def episode_arrays(ep, task_names: Sequence[str], camera_names: Sequence[str],
     return EpisodeArrays(frames, frame_of.astype(np.int64), proprio, torque,
                          list(task_names).index(task),
                          str(lineage.get("id", "")) if isinstance(lineage, dict) else "")
+
+
+def episodes_from_cache(cache, task_names: Sequence[str] | None = None,
+                        rate_hz: float | None = None,
+                        ) -> tuple[list[EpisodeArrays], list[str]]:
+    """The episodes of a training cache (data/cache.py), memory-mapped, and their task names.
+
+    The cache serves single samples; a recurrent policy trains on windows, so this reads its
+    per-episode arrays instead. `rate_hz`, when given, must be the cache's sample rate: the
+    memory is stepped once per sample, exactly as once per control tick at run time.
+    """
+    from humanoid_manip.data.cache import CacheReader
+
+    reader = cache if isinstance(cache, CacheReader) else CacheReader(cache, task_names)
+    index_hz = _cache_sample_hz(reader)
+    if rate_hz is not None and index_hz is not None and abs(index_hz - rate_hz) > 1e-6 * rate_hz:
+        raise TrainingDataError(
+            f"{reader.cache} was sampled at {index_hz:g} Hz but the policy runs at {rate_hz:g} Hz"
+            f"; rebuild it with config/data.yaml cache.sample_hz = {rate_hz:g}")
+    out = []
+    for entry, arrays, task in zip(reader.entries, reader.arrays, reader.task_of):
+        out.append(EpisodeArrays(arrays["images"], np.asarray(arrays["frame"], np.int64),
+                                 arrays["proprio"], arrays["torque"], int(task),
+                                 str(entry.get("lineage_id") or entry.get("sha256", ""))))
+    return out, list(reader.task_names)
+
+
+def _cache_sample_hz(reader) -> float | None:
+    import json
+
+    try:
+        return float(json.loads((reader.cache / "index.json").read_text())["sample_hz"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
