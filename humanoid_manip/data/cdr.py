@@ -101,3 +101,94 @@ def image_cdr(t_ns: int, frame_id: str, rgb: np.ndarray) -> bytes:
     b.u32(len(data))
     b.raw(data)
     return b.bytes()
+
+
+# -- decoding (little-endian CDR only; callers fall back to the generic decoder otherwise) ----
+class CdrFormatError(ValueError):
+    """Bytes that are not the little-endian CDR these decoders read."""
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        if len(data) < 4 or data[1] != 1:
+            raise CdrFormatError("not little-endian CDR")
+        self.data = data
+        self.pos = 4  # offsets count from after the encapsulation header
+
+    def align(self, a: int) -> None:
+        self.pos += (-(self.pos - 4)) % a
+
+    def u32(self) -> int:
+        self.align(4)
+        v = int.from_bytes(self.data[self.pos:self.pos + 4], "little")
+        self.pos += 4
+        return v
+
+    def string(self) -> str:
+        n = self.u32()
+        s = self.data[self.pos:self.pos + n - 1].decode()
+        self.pos += n
+        return s
+
+    def doubles(self) -> np.ndarray:
+        n = self.u32()
+        if n == 0:
+            return np.zeros(0)
+        self.align(8)
+        a = np.frombuffer(self.data, "<f8", n, self.pos)
+        self.pos += 8 * n
+        return a
+
+    def stamp(self) -> float:
+        self.align(4)
+        sec, nsec = struct.unpack_from("<iI", self.data, self.pos)
+        self.pos += 8
+        return sec + nsec * 1e-9
+
+
+def read_joint_state(data: bytes, names: tuple[str, ...] | None = None):
+    """(stamp s, names, position, velocity, effort) of a JointState; pass the names of the
+    previous message to skip decoding them again when they are the same."""
+    r = _Reader(data)
+    stamp = r.stamp()
+    r.string()  # frame_id
+    r.align(4)
+    start = r.pos
+    if names is not None:
+        blob = _names_blob(names, (start - 4) % 8)
+        if data[start:start + len(blob)] == blob:
+            r.pos = start + len(blob)
+        else:
+            names = None
+    if names is None:
+        names = tuple(r.string() for _ in range(r.u32()))
+    return stamp, names, r.doubles(), r.doubles(), r.doubles()
+
+
+def read_float64_array(data: bytes) -> np.ndarray:
+    """The data of a std_msgs/Float64MultiArray."""
+    r = _Reader(data)
+    for _ in range(r.u32()):  # layout.dim
+        r.string()
+        r.u32()
+        r.u32()
+    r.u32()  # data_offset
+    return r.doubles()
+
+
+def read_image(data: bytes) -> tuple[float, np.ndarray]:
+    """(stamp s, H×W×3 uint8) of an rgb8/bgr8 sensor_msgs/Image (a view, not a copy)."""
+    r = _Reader(data)
+    stamp = r.stamp()
+    r.string()
+    h, w = r.u32(), r.u32()
+    enc = r.string()
+    if enc not in ("rgb8", "bgr8"):
+        raise CdrFormatError(f"image encoding {enc!r}")
+    r.pos += 1  # is_bigendian
+    step = r.u32()
+    n = r.u32()
+    if step != 3 * w or n != h * step:
+        raise CdrFormatError("padded image rows")
+    img = np.frombuffer(data, np.uint8, n, r.pos).reshape(h, w, 3)
+    return stamp, img if enc == "rgb8" else img[..., ::-1]

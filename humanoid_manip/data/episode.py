@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from humanoid_manip.data import cdr
 from humanoid_manip.data.msgdefs import schema_text
 from humanoid_manip.errors import HumanoidManipError
 
@@ -208,6 +210,8 @@ def read_episode(path: str | os.PathLike, images: bool = True,
     cams: dict[str, tuple[list, list, list]] = {}
     factory = DecoderFactory()
     decoders: dict[int, Any] = {}
+    fast = {"/joint_states", "/policy/torque_request", "/effort_controller/commands"}
+    last_names = None
     try:
         with open(p, "rb") as f:
             reader = make_reader(f)
@@ -223,6 +227,37 @@ def read_episode(path: str | os.PathLike, images: bool = True,
                     if not images:
                         cams[cam][1].append(_cdr_stamp_s(message.data))
                         continue
+                    try:
+                        stamp_s, frame = cdr.read_image(message.data)
+                        cams[cam][1].append(stamp_s)
+                        cams[cam][2].append(frame)
+                        continue
+                    except (cdr.CdrFormatError, ValueError, IndexError):
+                        pass  # the generic decoder below
+                elif topic in fast:
+                    try:
+                        if topic == "/effort_controller/commands":
+                            data = cdr.read_float64_array(message.data)
+                            cmd_t.append(t)
+                            cmd.append(data)
+                        else:
+                            stamp_s, names, q, v, e = cdr.read_joint_state(message.data,
+                                                                            last_names)
+                            last_names = names
+                            if topic == "/joint_states":
+                                if not ep.joint_names:
+                                    ep.joint_names = list(names)
+                                js_t.append(t)
+                                js_s.append(stamp_s)
+                                js_q.append(q)
+                                js_v.append(v)
+                                js_e.append(e)
+                            else:
+                                req_t.append(t)
+                                req.append(e)
+                        continue
+                    except (cdr.CdrFormatError, ValueError, IndexError, struct.error):
+                        pass
                 if schema is None:
                     continue
                 decode = decoders.get(schema.id)
