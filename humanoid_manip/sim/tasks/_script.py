@@ -44,6 +44,7 @@ class Phase:
     each side to its commanded (position, wxyz) at the phase's start; a side not named holds.
     `hands`: (posture, closure) each hand reaches by the phase's end; unnamed hands hold.
     `until`: an optional early exit, checked once the phase is at least `min_s` old.
+    `begin`: called with (sim, start) as the phase starts, to measure what the phase needs.
     """
 
     duration: float
@@ -51,6 +52,7 @@ class Phase:
     hands: dict[str, tuple[str, float]] = field(default_factory=dict)
     until: Callable[[Simulation], bool] | None = None
     min_s: float = 0.0
+    begin: Callable[..., None] | None = None
 
 
 class ScriptedExpert(Expert):
@@ -82,6 +84,10 @@ class ScriptedExpert(Expert):
         self.t0 = sim.time
         self.start = {s: self.ik.palm_pose(s) for s in SIDES}
         self.hand_from = dict(self.hand_now)
+        self.step_count = 0  # solve IK on the phase's first step
+        ph = self.phase
+        if ph is not None and ph.begin is not None:
+            ph.begin(sim, self.start)
 
     @property
     def phase(self) -> Phase | None:

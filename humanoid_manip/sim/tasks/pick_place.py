@@ -114,12 +114,15 @@ class PickPlace(Task):
         def at(x, y, zz):
             return {"right": WristTarget(np.array([x + dx, y + dy, zz]), quat)}
 
+        shift = np.zeros(3)
+
+        def measure(sim, start):
+            """What still separates the bottle from above the bowl."""
+            shift[:] = goal - self.object_position(sim.data)
+            shift[2] = lift - start["right"][0][2]
+
         def carry(sim, s, start):
-            """Move the hand by what still separates the bottle from above the bowl."""
-            if s <= 0.0 or not hasattr(carry, "shift"):
-                carry.shift = goal - self.object_position(sim.data)
-                carry.shift[2] = lift - start["right"][0][2]
-            return {"right": WristTarget(start["right"][0] + smoothstep(s) * carry.shift, quat)}
+            return {"right": WristTarget(start["right"][0] + smoothstep(s) * shift, quat)}
 
         def lower(sim, s, start):
             pos = start["right"][0].copy()
@@ -136,12 +139,15 @@ class PickPlace(Task):
             Phase(0.5, at(p[0], p[1], z)),
             Phase(0.6, {}, {"right": ("power", 1.0)}),
             Phase(0.9, at(p[0], p[1], lift)),
-            Phase(1.6, carry),
-            Phase(0.5, carry),  # again: close what the first carry left
+            Phase(1.6, carry, begin=measure),
+            Phase(0.5, carry, begin=measure),  # again: close what the first carry left
             Phase(0.6, lower, until=low_enough),
-            Phase(0.4, {}, {"right": ("power", 0.0)}),
-            Phase(0.5, lambda sim, s, start: {"right": WristTarget(
-                start["right"][0] + smoothstep(s) * np.array([0, -0.06, 0.04]), quat)}),
+            Phase(0.4, {}, {"right": ("power", 0.4)}),  # loosen, without pushing the bottle
+            Phase(0.4, lambda sim, s, start: {"right": WristTarget(
+                start["right"][0] + smoothstep(s) * np.array([0, -0.05, 0]), quat)}),
+            Phase(0.4, lambda sim, s, start: {"right": WristTarget(
+                start["right"][0] + smoothstep(s) * np.array([0, -0.02, 0.06]), quat)},
+                {"right": ("power", 0.0)}),
         ]
 
     def debug(self, sim):

@@ -6,8 +6,12 @@ import dataclasses
 import mujoco
 import numpy as np
 
+from humanoid_manip.control import WristIK, WristTarget
+from humanoid_manip.robot import RobotSpec, build_model
+from humanoid_manip.robot.mujoco_model import RobotIndex
 from humanoid_manip.sim.seal import BreakableSeal
-from humanoid_manip.sim.tasks.base import Range, Task, TaskConfig, register, uniform
+from humanoid_manip.sim.tasks._script import Phase, ScriptedExpert
+from humanoid_manip.sim.tasks.base import Expert, Range, Task, TaskConfig, register, uniform
 
 # Flex mesh of each sheet: vertices along the seal (corners included) x across the bag. Coarse
 # on purpose: the whole scene must run faster than real time on one core (bench/bench_zip_bag.py).
@@ -36,10 +40,11 @@ TRACK_MIN_CHORD = 0.965
 # Grip tabs: a stiff block on each lip (the top lip's on the bag's left, the bottom lip's on
 # its right), reaching past the table's front edge, where a thumb and index can pinch it.
 # Welded to its lip vertex, a tab keeps its orientation and pulls on that vertex.
-TAB_HALF = (0.0175, 0.0125, 0.006)  # half length (toward the robot), width, thickness (m)
-TAB_POINT = {"top": -2, "bottom": 1}  # seal point each tab sits on
+TAB_HALF = (0.025, 0.0125, 0.006)  # half length (toward the robot), width, thickness (m)
+TAB_POINT = {"top": -1, "bottom": 0}  # seal point each tab sits on
 TAB_MASS = 0.003
-TABLE_FRONT_X = 0.30  # the table's edge toward the robot
+TABLE_FRONT_X = 0.53  # the table's edge toward the robot
+TABLE_HALF = (0.25, 0.5, 0.02)
 OPEN_FRACTION_TO_SUCCEED = 0.8
 MOUTH_WIDTH_TO_SUCCEED = 0.04
 
@@ -194,6 +199,7 @@ class ZipBag:
             eq = spec.add_equality(name=f"{pre}_seal{k}", type=mujoco.mjtEq.mjEQ_CONNECT,
                                    objtype=mujoco.mjtObj.mjOBJ_BODY, name1=names[t],
                                    name2=names[b])
+            eq.data = np.zeros(12)  # anchor at the top vertex (the spec's default is 0 1 0)
             eq.solref, eq.solimp = list(STIFF_SOLREF), list(STIFF_SOLIMP)
         self._add_tracks(spec, names)
         self._add_tabs(spec, names)
@@ -240,6 +246,8 @@ class ZipBag:
                                      type=mujoco.mjtEq.mjEQ_WELD,
                                      objtype=mujoco.mjtObj.mjOBJ_BODY, name1=tab.name,
                                      name2=names[v])
+            # anchor at the vertex; relative pose from the reference configuration; torquescale 1
+            weld.data = np.r_[np.zeros(10), 1.0, 0.0]
             weld.solref, weld.solimp = list(STIFF_SOLREF), list(STIFF_SOLIMP)
 
     def _triangles(self) -> list[int]:
@@ -304,8 +312,9 @@ def bag_scene(params: BagParams, lift: float = 0.0) -> tuple[mujoco.MjSpec, ZipB
 
 
 def add_table(spec: mujoco.MjSpec, table_z: float) -> None:
-    table = spec.worldbody.add_body(name="table", pos=[0.55, 0.0, table_z - 0.02])
-    table.add_geom(name="table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.25, 0.5, 0.02],
+    cx = TABLE_FRONT_X + TABLE_HALF[0]
+    table = spec.worldbody.add_body(name="table", pos=[cx, 0.0, table_z - TABLE_HALF[2]])
+    table.add_geom(name="table_top", type=mujoco.mjtGeom.mjGEOM_BOX, size=list(TABLE_HALF),
                    rgba=[0.55, 0.4, 0.25, 1])
     table.add_geom(name="table_leg", type=mujoco.mjtGeom.mjGEOM_BOX,
                    pos=[0.1, 0, -(table_z - 0.02) / 2], size=[0.05, 0.05, (table_z - 0.02) / 2],
@@ -345,3 +354,80 @@ class ZipBagOpen(Task):
 
     def progress(self, model, data) -> float:
         return 1.0 if self.success(model, data) else self.bag.seal.open_fraction(data)
+
+    def expert(self, sim) -> Expert:
+        return ScriptedExpert(sim, self._plan)
+
+    def _plan(self, sim) -> list[Phase]:
+        """Left hand pinches the top lip's tab, right hand the bottom lip's; left lifts, right
+        pulls down over the table's edge, so the lips come apart and the seal peels open."""
+        d = sim.data
+        grips = {}
+        for side, lip in (("left", "top"), ("right", "bottom")):
+            tab = self.bag.tab_body[lip]
+            rot = d.xmat[tab].reshape(3, 3)
+            # 12 mm from the tab's free end, well clear of the table's edge
+            grips[side] = d.xpos[tab] + rot @ [0.012 - TAB_HALF[0], 0.0, 0.0]
+        pinch = {s: pinch_geometry(sim.robot, s) for s in ("left", "right")}
+        yaw = self.params.yaw
+
+        def palms(offsets: dict[str, np.ndarray]) -> dict[str, WristTarget]:
+            out = {}
+            for side, off in offsets.items():
+                quat, o_world = pinch[side].pose(yaw)
+                out[side] = WristTarget(grips[side] + off - o_world, quat)
+            return out
+
+        back = np.array([-0.06, 0.0, 0.0])
+        return [
+            Phase(1.2, palms({"left": back + [0, 0, 0.02], "right": back + [0, 0, 0.02]}),
+                  {"left": ("pinch", 0.6), "right": ("pinch", 0.6)}),
+            Phase(0.7, palms({"left": np.zeros(3), "right": np.zeros(3)})),
+            Phase(0.6, {}, {"left": ("pinch", 1.0), "right": ("pinch", 1.0)}),
+            Phase(2.0, palms({"left": np.array([-0.04, 0.0, 0.16]),
+                              "right": np.array([-0.02, 0.0, -0.06])})),
+            Phase(1.0, {}),
+        ]
+
+
+class PinchGeometry:
+    """Where a hand's thumb-index pinch closes, relative to its palm site, for the expert."""
+
+    PITCH = 0.4  # fingers tilted this far down from the home attitude: pinch axis near vertical
+
+    def __init__(self, robot: RobotSpec, side: str):
+        from humanoid_manip.control import hand_targets
+
+        model = build_model(robot)
+        data = mujoco.MjData(model)
+        idx = RobotIndex.of(model, robot)
+        q = robot.home.copy()
+        q[robot.group_indices(f"{side}_hand")] = hand_targets(robot, side, "pinch", 1.0)
+        data.qpos[idx.qpos] = q
+        mujoco.mj_forward(model, data)
+        palm = data.site(f"{side}_palm")
+        tips = [data.site(f"{side}_{f}_tip").xpos for f in ("thumb", "index")]
+        rot_home = palm.xmat.reshape(3, 3)
+        self.offset_palm = rot_home.T @ ((tips[0] + tips[1]) / 2 - palm.xpos)
+        self.quat_home = WristIK.home_quat(robot, side)
+
+    def pose(self, yaw: float) -> tuple[np.ndarray, np.ndarray]:
+        """Palm orientation (wxyz) pitched down and turned by yaw; the pinch point's offset."""
+        q_pitch, q_yaw, q, q2 = np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(4)
+        mujoco.mju_axisAngle2Quat(q_pitch, np.array([0.0, 1.0, 0.0]), self.PITCH)
+        mujoco.mju_axisAngle2Quat(q_yaw, np.array([0.0, 0.0, 1.0]), yaw)
+        mujoco.mju_mulQuat(q, q_pitch, self.quat_home)
+        mujoco.mju_mulQuat(q2, q_yaw, q)
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, q2)
+        return q2, rot.reshape(3, 3) @ self.offset_palm
+
+
+_pinch_cache: dict[tuple[int, str], PinchGeometry] = {}
+
+
+def pinch_geometry(robot: RobotSpec, side: str) -> PinchGeometry:
+    key = (id(robot), side)
+    if key not in _pinch_cache:
+        _pinch_cache[key] = PinchGeometry(robot, side)
+    return _pinch_cache[key]
