@@ -125,3 +125,26 @@ def test_resuming_after_a_kill_gives_the_uninterrupted_result(robot, episodes, t
         other = tiny_config(steps=4, checkpoint_every=2, log_every=1, lr=1e-4)
         fit(build_model(other.model, io, stats), sampler, other, tmp_path / "b", io, {},
             progress=False)
+
+
+def test_the_command_trains_on_a_dataset_folder_and_exports(tmp_path, robot, capsys):
+    """Episode files -> cache -> training -> policy.onnx, by `python -m humanoid_manip.learn`."""
+    import yaml
+
+    from humanoid_manip.data.synth import write_synthetic
+    from humanoid_manip.learn.cli import main
+
+    data = tmp_path / "data"
+    write_synthetic(data / "a.mcap", robot, 0.6, seed=1)
+    write_synthetic(data / "b.mcap", robot, 0.6, seed=2, task="zip_bag_open")
+    cfg = tiny_config(steps=3, log_every=1).to_dict()
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(
+        {**cfg, "model": {**cfg["model"], "channels": list(cfg["model"]["channels"])}}))
+    out = tmp_path / "run"
+    assert main(["train", str(data), "--out", str(out), "--config", str(tmp_path / "train.yaml"),
+                 "--tasks", "pick_place", "zip_bag_open", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] == 3 and (out / "policy.onnx").is_file()
+    _, data_ckpt = load_policy(out / "checkpoint.pt")
+    assert len(data_ckpt["manifest"]["parents"]) == 2
+    assert main(["export", str(out / "checkpoint.pt"), str(tmp_path / "p.onnx")]) == 0

@@ -1,0 +1,87 @@
+"""`train` and `export` verbs, shaped like humanoid_manip/commands/ modules (HELP, add_arguments,
+run), so `humanoid-manip` can register them; `python -m humanoid_manip.learn` runs them today."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "train a policy by behaviour cloning on a dataset, and export it to ONNX"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="learn_command", metavar="ACTION", required=True)
+    t = sub.add_parser("train", help="train on a dataset folder (its cache is built or updated)")
+    t.add_argument("dataset", help="folder of episode files (.mcap)")
+    t.add_argument("--out", required=True, help="run folder: checkpoint, curve, policy.onnx")
+    t.add_argument("--cache", help="cache folder (default DATASET/.cache)")
+    t.add_argument("--config", help="hyperparameters (default config/train.yaml)")
+    t.add_argument("--steps", type=int, help="override steps")
+    t.add_argument("--seed", type=int, help="override seed")
+    t.add_argument("--tasks", nargs="+", help="task names the policy knows, in this order "
+                   "(default: every registered task)")
+    t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint "
+                   "exists in --out")
+    t.add_argument("--no-export", action="store_true", help="do not write OUT/policy.onnx")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    e = sub.add_parser("export", help="export a checkpoint to a policy file")
+    e.add_argument("checkpoint")
+    e.add_argument("output", help=".onnx file to write")
+
+
+def _task_names(given) -> list[str]:
+    if given:
+        return list(given)
+    from humanoid_manip.sim import task_names
+
+    return list(task_names())
+
+
+def run(args: argparse.Namespace) -> int:
+    from humanoid_manip.learn.export import export_checkpoint
+    from humanoid_manip.robot import load_robot
+
+    robot = load_robot()
+    if args.learn_command == "export":
+        p = export_checkpoint(args.checkpoint, args.output, robot)
+        print(f"wrote {p} ({p.stat().st_size / 1e6:.2f} MB)")
+        return 0
+    from humanoid_manip.data.cache import build_cache
+    from humanoid_manip.learn.config import load_train_config
+    from humanoid_manip.learn.dataset import episodes_from_cache
+    from humanoid_manip.learn.train import train_policy
+
+    cfg = load_train_config(args.config, steps=args.steps, seed=args.seed)
+    built = build_cache(args.dataset, args.cache, robot=robot, progress=not args.quiet,
+                        sample_hz=robot.rates.policy_hz)
+    print(built.summary())
+    episodes, _ = episodes_from_cache(built.cache, _task_names(args.tasks),
+                                      robot.rates.policy_hz)
+    tasks = _task_names(args.tasks)
+    result = train_policy(cfg, episodes, robot, tasks, args.out, resume=not args.no_resume,
+                          progress=not args.quiet,
+                          source_info={"dataset": str(Path(args.dataset).resolve())})
+    last = result.history[-1] if result.history else {}
+    summary = {"checkpoint": str(result.checkpoint), "curve": str(result.curve),
+               "id": result.manifest.get("id"), "steps": last.get("step"),
+               "loss": last.get("loss")}
+    if not args.no_export:
+        p = export_checkpoint(result.checkpoint, Path(args.out) / "policy.onnx", robot)
+        summary["policy"] = str(p)
+    print(json.dumps(summary))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    from humanoid_manip.errors import HumanoidManipError
+
+    parser = argparse.ArgumentParser(prog="python -m humanoid_manip.learn", description=HELP)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except HumanoidManipError as exc:
+        print(f"learn {args.learn_command}: error: {exc}", file=sys.stderr)
+        return 2
