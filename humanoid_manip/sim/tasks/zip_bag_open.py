@@ -394,6 +394,7 @@ class PinchGeometry:
     """Where a hand's thumb-index pinch closes, relative to its palm site, for the expert."""
 
     PITCH = 0.4  # fingers tilted this far down from the home attitude: pinch axis near vertical
+    TURN_IN = 0.5  # and turned toward the middle (rad), so the elbows stay clear of the torso
 
     def __init__(self, robot: RobotSpec, side: str):
         from humanoid_manip.control import hand_targets
@@ -410,12 +411,13 @@ class PinchGeometry:
         rot_home = palm.xmat.reshape(3, 3)
         self.offset_palm = rot_home.T @ ((tips[0] + tips[1]) / 2 - palm.xpos)
         self.quat_home = WristIK.home_quat(robot, side)
+        self.turn = -self.TURN_IN if side == "left" else self.TURN_IN
 
     def pose(self, yaw: float) -> tuple[np.ndarray, np.ndarray]:
         """Palm orientation (wxyz) pitched down and turned by yaw; the pinch point's offset."""
         q_pitch, q_yaw, q, q2 = np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(4)
         mujoco.mju_axisAngle2Quat(q_pitch, np.array([0.0, 1.0, 0.0]), self.PITCH)
-        mujoco.mju_axisAngle2Quat(q_yaw, np.array([0.0, 0.0, 1.0]), yaw)
+        mujoco.mju_axisAngle2Quat(q_yaw, np.array([0.0, 0.0, 1.0]), yaw + self.turn)
         mujoco.mju_mulQuat(q, q_pitch, self.quat_home)
         mujoco.mju_mulQuat(q2, q_yaw, q)
         rot = np.zeros(9)
