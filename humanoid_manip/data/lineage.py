@@ -234,3 +234,25 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
         raise LineageError(f"manifest not found: {p}") from None
     except json.JSONDecodeError as exc:
         raise LineageError(f"manifest {p} is not JSON: {exc}") from None
+
+
+def checkpoint_manifest(episodes: list[Mapping[str, Any]], source: Mapping[str, Any],
+                        parents: tuple[str, ...] = (), robot=None,
+                        extra: Mapping[str, Any] | None = None) -> Manifest:
+    """A checkpoint's manifest: its training episodes as parents (plus any base checkpoint),
+    and the configurations those episodes were recorded with (`extra.data_config`), which the
+    policy node compares with the running one at start (drift_report)."""
+    ids = [str(m.get("id")) for m in episodes]
+    more = dict(extra or {})
+    more["data_config"] = summarize_data_config(list(episodes))
+    return new_manifest("checkpoint", source, parents=[*parents, *ids], robot=robot,
+                        extra=more)
+
+
+def evaluation_manifest(checkpoint_id: str, task: str, seeds, success_rate: float,
+                        robot=None, extra: Mapping[str, Any] | None = None) -> Manifest:
+    """An evaluation's manifest: which checkpoint, task and seeds, and how it did."""
+    source = {"type": "evaluation", "task": task, "seeds": [int(s) for s in seeds],
+              "success_rate": float(success_rate)}
+    return new_manifest("evaluation", source, parents=[checkpoint_id], robot=robot,
+                        extra=extra)
