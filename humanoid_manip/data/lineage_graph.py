@@ -230,8 +230,7 @@ def check_checkpoint(graph: Graph, which: str, robot=None) -> list[str]:
         m = _onnx_manifest(p) if p.suffix == ".onnx" else json.loads(p.read_text())
         if not isinstance(m, dict) or "id" not in m:
             raise LineageError(f"{p} carries no lineage manifest")
-        node = graph.nodes.get(m["id"]) or Node(m["id"], m.get("kind", "?"), str(p), m,
-                                                list(m.get("parents") or []))
+        node = Node(m["id"], m.get("kind", "?"), str(p), m, list(m.get("parents") or []))
     manifest = dict(node.manifest)
     extra = dict(manifest.get("extra") or {})
     if not extra.get("data_config"):
