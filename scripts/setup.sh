@@ -17,7 +17,7 @@ if ! command -v check_urdf >/dev/null 2>&1; then
 fi
 
 stamp="$VENV/.humanoid_manip-setup"
-want=$(cat requirements.txt constraints.txt setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-train.txt constraints.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/humanoid-manip" ]; then
   exit 0
 fi
@@ -28,6 +28,8 @@ fi
 echo "setup: installing pinned dependencies into $VENV (about a minute the first time)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
+# PyTorch, for learn/ and its tests (the CPU wheel: 30-60 s); the runtime never imports it
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-train.txt -c constraints.txt
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
 echo "$want" > "$stamp"
 echo "setup: done; activate with 'source $VENV/bin/activate'"

@@ -49,9 +49,9 @@ class AugmentConfig:
 class TrainConfig:
     seed: int = 0
     steps: int = 3000
-    batch_size: int = 16
-    window: int = 32  # ticks with a loss per sequence
-    burn_in: int = 16  # ticks before the window that only warm the memory
+    batch_size: int = 8
+    window: int = 24  # ticks with a loss per sequence
+    burn_in: int = 8  # ticks before the window that only warm the memory
     lr: float = 3e-4
     weight_decay: float = 1e-4
     warmup_steps: int = 100

@@ -1,0 +1,157 @@
+"""Learning timing: training throughput and the exported policy's latency; prints, writes JSON.
+
+    .venv/bin/python bench/bench_learn.py [--policy FILE.onnx --checkpoint FILE.pt]
+                                          [--out bench/learn.json] [--quick]
+
+1. Training: samples (control ticks with a loss) per second of the config/train.yaml model and
+   batch on a generated dataset with the robot's real shapes, at torch's default thread count
+   and at one thread.
+2. Inference, batch 1, one control tick: ONNX Runtime (CPU, 1 thread, as the policy node runs
+   it) against PyTorch eager on the same network (1 thread and default), with the outputs
+   compared. The network is the shipped policy when --policy/--checkpoint are given, else the
+   config/train.yaml model freshly initialized (same size and graph, so the same timing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from humanoid_manip.learn.config import load_train_config
+from humanoid_manip.learn.dataset import WindowSampler, compute_stats
+from humanoid_manip.learn.export import example_inputs, export_onnx, parity, session
+from humanoid_manip.learn.toy import toy_episodes
+from humanoid_manip.learn.train import (
+    PolicyIO,
+    _step_generator,
+    build_model,
+    load_policy,
+    sequence_loss,
+)
+from humanoid_manip.robot import load_robot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_training(cfg, robot, steps: int, threads: int) -> dict:
+    torch.set_num_threads(threads)
+    episodes = toy_episodes(robot, n_episodes=8, ticks=2 * (cfg.window + cfg.burn_in))
+    io = PolicyIO.for_robot(robot, ("a", "b"))
+    model = build_model(cfg.model, io, compute_stats(episodes), robot.effort_limit, cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    sampler = WindowSampler(episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed)
+    ticks, seconds = 0, 0.0
+    for step in range(steps + 2):
+        batch = sampler.batch(step)
+        t0 = time.perf_counter()
+        loss = sequence_loss(model, batch, cfg, _step_generator(cfg.seed, step))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step >= 2:  # two warm-up steps
+            seconds += time.perf_counter() - t0
+            ticks += batch.size
+    return {"threads": threads, "steps": steps, "batch_size": cfg.batch_size,
+            "window": cfg.window, "burn_in": cfg.burn_in, "samples_per_s": ticks / seconds,
+            "s_per_step": seconds / steps}
+
+
+def _percentiles(times: list[float]) -> dict:
+    a = np.asarray(times) * 1000.0
+    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
+            "mean_ms": float(a.mean())}
+
+
+def bench_inference(model, path: Path, runs: int) -> dict:
+    model = model.eval()
+    images, proprio, task, state = example_inputs(model, 1, seed=0)
+    feeds = {"images": images.numpy(), "proprio": proprio.numpy(), "task": task.numpy(),
+             "state_in": state.numpy()}
+    sess = session(path, threads=1)
+    out: dict = {"onnx_mb": path.stat().st_size / 1e6,
+                 "max_abs_diff": parity(model, path, batch=1, ticks=3)}
+    for _ in range(20):
+        sess.run(None, feeds)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, feeds)
+        times.append(time.perf_counter() - t0)
+    out["onnxruntime_cpu_1_thread"] = _percentiles(times)
+    default_threads = torch.get_num_threads()
+    for threads in sorted({1, default_threads}):
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            for _ in range(20):
+                model.step(images, proprio, task, state)
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                model.step(images, proprio, task, state)
+                times.append(time.perf_counter() - t0)
+        out[f"torch_eager_{threads}_thread"] = _percentiles(times)
+    torch.set_num_threads(default_threads)
+    ort = out["onnxruntime_cpu_1_thread"]["p50_ms"]
+    out["eager_over_ort_p50"] = {k: v["p50_ms"] / ort for k, v in out.items()
+                                 if k.startswith("torch_eager")}
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--policy", help="an exported policy file (with --checkpoint)")
+    ap.add_argument("--checkpoint", help="the checkpoint the policy was exported from")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "learn.json"))
+    ap.add_argument("--quick", action="store_true", help="fewer steps and runs")
+    args = ap.parse_args()
+    robot = load_robot()
+    cfg = load_train_config()
+    default_threads = torch.get_num_threads()
+    steps, runs = (3, 200) if args.quick else (10, 1000)
+    results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                           "torch": torch.__version__, "platform": platform.platform(),
+                           "loadavg_1min": os.getloadavg()[0]},
+               "training": [bench_training(cfg, robot, steps, t)
+                            for t in sorted({default_threads, 1}, reverse=True)]}
+    torch.set_num_threads(default_threads)
+    if args.checkpoint:
+        model, _ = load_policy(args.checkpoint)
+        policy = Path(args.policy) if args.policy else None
+        results["inference_network"] = f"checkpoint {args.checkpoint}"
+    else:
+        io = PolicyIO.for_robot(robot, ("a", "b"))
+        stats = compute_stats(toy_episodes(robot, n_episodes=2, ticks=30))
+        model, policy = build_model(cfg.model, io, stats, robot.effort_limit), None
+        results["inference_network"] = "config/train.yaml model, freshly initialized"
+    with tempfile.TemporaryDirectory() as tmp:
+        if policy is None:
+            io = PolicyIO.for_robot(robot, tuple(f"t{i}" for i in range(model.n_tasks)))
+            policy = export_onnx(model, Path(tmp) / "policy.onnx", io)
+        results["inference"] = bench_inference(model, policy, runs)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+
+    print(f"{'training':<34}{'samples/s':>12}{'s/step':>10}")
+    for r in results["training"]:
+        label = f"  torch, {r['threads']} thread(s)"
+        print(f"{label:<34}{r['samples_per_s']:>12.1f}"
+              f"{r['s_per_step']:>10.3f}")
+    inf = results["inference"]
+    print(f"{'inference, batch 1':<34}{'p50 ms':>12}{'p99 ms':>10}{'vs ORT':>9}")
+    for k in [k for k in inf if k.startswith(("onnxruntime", "torch_eager"))]:
+        ratio = inf["eager_over_ort_p50"].get(k, 1.0)
+        print(f"  {k:<32}{inf[k]['p50_ms']:>12.3f}{inf[k]['p99_ms']:>10.3f}{ratio:>8.1f}x")
+    print(f"policy file {inf['onnx_mb']:.2f} MB, |ONNX - torch| max {inf['max_abs_diff']:.1e}; "
+          f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
