@@ -9,6 +9,9 @@ NODES = [  # "name = humanoid_manip.nodes.module:main", installed as ROS executa
     "sim_node = humanoid_manip.nodes.sim_node:main",
     "safety_monitor_node = humanoid_manip.nodes.safety_monitor_node:main",
     "recorder_node = humanoid_manip.nodes.recorder_node:main",
+    "teleop_node = humanoid_manip.nodes.teleop_node:main",
+    "keyboard_driver = humanoid_manip.nodes.keyboard_driver:main",
+    "replay_driver = humanoid_manip.nodes.replay_driver:main",
 ]
 
 setup(

@@ -190,3 +190,52 @@ def diagnostic_values(array, name: str) -> tuple[int, str, dict[str, str]]:
             level = s.level[0] if isinstance(s.level, (bytes, bytearray)) else int(s.level)
             return level, s.message, {kv.key: kv.value for kv in s.values}
     raise KeyError(name)
+
+
+# -- teleop --------------------------------------------------------------------------------
+
+
+def pose_from_msg(msg) -> tuple[np.ndarray, np.ndarray]:
+    """geometry_msgs/PoseStamped → position (3,) and quaternion (w, x, y, z)."""
+    p, o = msg.pose.position, msg.pose.orientation
+    return np.array([p.x, p.y, p.z]), np.array([o.w, o.x, o.y, o.z])
+
+
+def keypoints_from_msg(msg) -> np.ndarray:
+    """geometry_msgs/PoseArray of hand keypoints → N×3 positions (orientations ignored)."""
+    return np.array([[p.position.x, p.position.y, p.position.z] for p in msg.poses],
+                    dtype=float).reshape(-1, 3)
+
+
+def pose_stamped_msg(pos, quat_wxyz, stamp: Time, frame_id: str = "world"):
+    """Position + wxyz quaternion (None: identity) → geometry_msgs/PoseStamped."""
+    from geometry_msgs.msg import Point, Pose, PoseStamped, Quaternion
+
+    q = quat_wxyz if quat_wxyz is not None else (1.0, 0.0, 0.0, 0.0)
+    return PoseStamped(header=_header(stamp, frame_id), pose=Pose(
+        position=Point(x=float(pos[0]), y=float(pos[1]), z=float(pos[2])),
+        orientation=Quaternion(w=float(q[0]), x=float(q[1]), y=float(q[2]), z=float(q[3]))))
+
+
+def pose_array_msg(points, stamp: Time, frame_id: str):
+    """N×3 keypoints → geometry_msgs/PoseArray (identity orientations)."""
+    from geometry_msgs.msg import Point, Pose, PoseArray
+
+    return PoseArray(header=_header(stamp, frame_id), poses=[
+        Pose(position=Point(x=float(p[0]), y=float(p[1]), z=float(p[2])))
+        for p in np.asarray(points, dtype=float)])
+
+
+def teleop_input_msgs(inp, stamp: Time) -> dict:
+    """A device's TeleopInput → {topic: message} for the /teleop topics."""
+    from std_msgs.msg import Bool
+
+    out = {"/teleop/deadman": Bool(data=bool(inp.deadman))}
+    for side, h in inp.hands.items():
+        if h.wrist_pos is not None:
+            out[f"/teleop/{side}_wrist_target"] = pose_stamped_msg(h.wrist_pos, h.wrist_quat,
+                                                                   stamp)
+        if h.keypoints is not None:
+            out[f"/teleop/{side}_hand_keypoints"] = pose_array_msg(h.keypoints, stamp,
+                                                                   f"{side}_hand")
+    return out
