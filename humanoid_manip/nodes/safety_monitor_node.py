@@ -40,7 +40,8 @@ class SafetyMonitorNode(Node):
     """Keeps time, converts messages and calls SafetyMonitor.tick at the monitor rate."""
 
     def __init__(self):
-        super().__init__("safety_monitor")
+        # no parameter services: they add six services to every executor wait at 500 Hz
+        super().__init__("safety_monitor", start_parameter_services=False)
         robot_config = self.declare_parameter("robot_config", "").value
         safety_config = self.declare_parameter("safety_config", "").value
         self.robot = load_robot(robot_config or None)
