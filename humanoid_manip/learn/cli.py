@@ -6,7 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-HELP = "train a policy by behaviour cloning on a dataset, and export it to ONNX"
+HELP = "train a policy by behaviour cloning on a dataset, export it to ONNX, evaluate it"
+SHIPPED = "policies/default.onnx"  # under the package share folder (see humanoid_manip.paths)
+EVAL_SEED = 1_000_000  # evaluation seeds start here; data collection counts up from 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e = sub.add_parser("export", help="export a checkpoint to a policy file")
     e.add_argument("checkpoint")
     e.add_argument("output", help=".onnx file to write")
+    v = sub.add_parser("eval", help="run a policy file in the simulation through the policy "
+                       "runtime and the safety monitor; success rate, progress, interventions")
+    v.add_argument("--policy", help=f"policy file (default: the shipped one, {SHIPPED})")
+    v.add_argument("--task", required=True)
+    v.add_argument("--episodes", type=int, default=10)
+    v.add_argument("--seed", type=int, default=EVAL_SEED, help="first seed (default "
+                   f"{EVAL_SEED}); seeds the policy was trained on are refused")
+    v.add_argument("--out", help="folder for the report JSON and the videos")
+    v.add_argument("--videos", type=int, default=1, help="MP4s of the first N episodes")
+    v.add_argument("--time-limit", type=float, help="shorter episodes than config/tasks.yaml")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _task_names(given) -> list[str]:
@@ -42,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from humanoid_manip.robot import load_robot
 
     robot = load_robot()
+    if args.learn_command == "eval":
+        return _eval(args, robot)
     if args.learn_command == "export":
         p = export_checkpoint(args.checkpoint, args.output, robot)
         print(f"wrote {p} ({p.stat().st_size / 1e6:.2f} MB)")
@@ -72,8 +87,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace, robot) -> int:
+    from humanoid_manip import paths
+    from humanoid_manip.learn.evaluate import EvaluationError, evaluate
+
+    policy = args.policy or str(paths.share_dir() / SHIPPED)
+    if not Path(policy).is_file():
+        raise EvaluationError(f"policy file not found: {policy}" + (
+            "" if args.policy else " (no shipped policy yet; pass --policy FILE)"))
+    report = evaluate(policy, args.task, args.episodes, args.seed, out_dir=args.out,
+                      videos=args.videos if args.out else 0, robot=robot,
+                      progress=not args.json, time_limit_s=args.time_limit)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{args.task}: success {report['success_rate']:.0%} over {args.episodes} "
+              f"episode(s), mean progress {report['mean_progress']:.2f}, safety interventions "
+              f"{report['safety_interventions']}" + (f"; videos {report['videos']}"
+                                                      if report["videos"] else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
     import sys
+
+    os.environ.setdefault("MUJOCO_GL", "egl")  # before MuJoCo's first import
 
     from humanoid_manip.errors import HumanoidManipError
 

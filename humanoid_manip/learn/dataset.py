@@ -38,6 +38,7 @@ class EpisodeArrays:
     torque: np.ndarray  # float32 [T, J]: the expert's torque (label), N·m
     task: int  # index into the task names
     id: str = ""  # the episode's lineage id
+    seed: int | None = None  # the simulation seed it was recorded with (None: real robot)
 
     def __post_init__(self):
         t = len(self.proprio)
@@ -275,7 +276,13 @@ def episode_arrays(ep, task_names: Sequence[str], camera_names: Sequence[str],
     lineage = ep.metadata.get("lineage") or {}
     return EpisodeArrays(frames, frame_of.astype(np.int64), proprio, torque,
                          list(task_names).index(task),
-                         str(lineage.get("id", "")) if isinstance(lineage, dict) else "")
+                         str(lineage.get("id", "")) if isinstance(lineage, dict) else "",
+                         _seed(ep.metadata.get("seed")))
+
+
+def _seed(value) -> int | None:
+    return int(value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+        else None
 
 
 def episodes_from_cache(cache, task_names: Sequence[str] | None = None,
@@ -299,7 +306,8 @@ def episodes_from_cache(cache, task_names: Sequence[str] | None = None,
     for entry, arrays, task in zip(reader.entries, reader.arrays, reader.task_of):
         out.append(EpisodeArrays(arrays["images"], np.asarray(arrays["frame"], np.int64),
                                  arrays["proprio"], arrays["torque"], int(task),
-                                 str(entry.get("lineage_id") or entry.get("sha256", ""))))
+                                 str(entry.get("lineage_id") or entry.get("sha256", "")),
+                                 _seed(entry.get("seed"))))
     return out, list(reader.task_names)
 
 

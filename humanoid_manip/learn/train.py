@@ -289,10 +289,15 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
                                 f"{len(io.joint_names)}")
     stats = compute_stats(episodes)
     model = build_model(cfg.model, io, stats, robot.effort_limit, cfg.seed)
+    seeds: dict[str, list[int]] = {}
+    for e in episodes:
+        if e.seed is not None:
+            seeds.setdefault(task_names[e.task], []).append(e.seed)
     manifest = new_manifest(
         "checkpoint",
         {"type": "behaviour_cloning", "trainer": "humanoid_manip.learn.train",
-         "train_config": cfg.to_dict(), "tasks": list(task_names), **(source_info or {})},
+         "train_config": cfg.to_dict(), "tasks": list(task_names),
+         "train_seeds": {t: sorted(set(v)) for t, v in seeds.items()}, **(source_info or {})},
         parents=[e.id for e in episodes if e.id], robot=robot,
         extra={"episodes": len(episodes), "ticks": int(sum(len(e) for e in episodes))})
     sampler = WindowSampler(episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed)
