@@ -35,7 +35,6 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(10
 import numpy as np  # noqa: E402
 
 from humanoid_manip.policy.demo import cnn_policy, save  # noqa: E402
-from humanoid_manip.robot import load_robot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,16 +51,28 @@ def _inputs(robot, rng):
             "task": np.zeros(1, np.int64), "state_in": np.zeros((1, 64), np.float32)}
 
 
-def bench_inference(robot, iters: int, threads: int) -> dict:
+def inference_network(robot=None, folder: Path | None = None):
+    """(serialized ONNX, weights, example inputs): built for `robot`, or read from `folder`.
+
+    `--export-inference DIR` writes a folder that `--inference-from DIR` reads on a machine
+    with only onnxruntime and torch (no MuJoCo, no ROS), e.g. a quiet benchmark box.
+    """
+    if folder is not None:
+        w = dict(np.load(folder / "weights.npz"))
+        feeds = dict(np.load(folder / "inputs.npz"))
+        return (folder / "cnn_policy.onnx").read_bytes(), w, feeds
+    model, w = cnn_policy(robot, seed=0)
+    return model.SerializeToString(), w, _inputs(robot, np.random.default_rng(0))
+
+
+def bench_inference(network, iters: int, threads: int) -> dict:
     import onnxruntime as ort
 
-    model, w = cnn_policy(robot, seed=0)
+    model, w, feeds = network
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    feeds = _inputs(robot, np.random.default_rng(0))
+    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     for _ in range(50):
         sess.run(None, feeds)
     times = []
@@ -320,18 +331,37 @@ def main() -> int:
     ap.add_argument("--node-seconds", type=float, default=20.0)
     ap.add_argument("--stack-seconds", type=float, default=40.0)
     ap.add_argument("--skip-nodes", action="store_true", help="in-process figures only")
+    ap.add_argument("--export-inference", metavar="DIR",
+                    help="write the network, weights and inputs to DIR and stop")
+    ap.add_argument("--inference-from", metavar="DIR",
+                    help="inference figures only, for the network in DIR (no MuJoCo/ROS needed)")
     args = ap.parse_args()
     if args.quick:
         args.iters, args.node_seconds, args.stack_seconds = 200, 8.0, 15.0
-    robot = load_robot()
     import onnxruntime as ort
 
-    result = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version(), "onnxruntime": ort.__version__,
-                          "providers": ort.get_available_providers(),
-                          "load_avg_at_start": os.getloadavg()[0]}}
+    if args.inference_from:
+        result = {"machine": _machine(ort), "inference": bench_inference(
+            inference_network(folder=Path(args.inference_from)), args.iters, args.threads)}
+        _print_table(result)
+        _write(result, args.out)
+        return 0
+    from humanoid_manip.robot import load_robot
+
+    robot = load_robot()
+    if args.export_inference:
+        model, w, feeds = inference_network(robot)
+        d = Path(args.export_inference)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "cnn_policy.onnx").write_bytes(model)
+        np.savez(d / "weights.npz", **w)
+        np.savez(d / "inputs.npz", **feeds)
+        print(f"wrote {d}")
+        return 0
+
+    result = {"machine": _machine(ort)}
     print("inference …", flush=True)
-    result["inference"] = bench_inference(robot, args.iters, args.threads)
+    result["inference"] = bench_inference(inference_network(robot), args.iters, args.threads)
     print("simulation core …", flush=True)
     result["sim_core"] = bench_sim_core(2.0 if args.quick else 4.0)
     if not args.skip_nodes:
@@ -353,11 +383,21 @@ def main() -> int:
                 ros.close()
     result["machine"]["load_avg_at_end"] = os.getloadavg()[0]
     _print_table(result)
-    out = Path(args.out)
+    _write(result, args.out)
+    return 0
+
+
+def _machine(ort) -> dict:
+    return {"cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "onnxruntime": ort.__version__,
+            "providers": ort.get_available_providers(), "load_avg_at_start": os.getloadavg()[0]}
+
+
+def _write(result: dict, path) -> None:
+    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")
-    return 0
 
 
 def _f(v, fmt="{:.2f}"):
@@ -376,11 +416,12 @@ def _print_table(r: dict) -> None:
                   f"{inf['max_abs_diff_nm']:.1e} N·m)")]
     else:
         rows.append(("PyTorch eager", inf.get("pytorch_note", "n/a")))
-    sc = r["sim_core"]
-    rows += [("sim core RTF physics only", _f(sc["physics_only_real_time_factor"])),
-             ("sim core RTF physics + 3 cameras",
-              _f(sc["physics_and_3_cameras_real_time_factor"])),
-             ("render 3 cameras p50 (ms)", _f(sc["render_3_cameras"]["p50_ms"], "{:.1f}"))]
+    sc = r.get("sim_core")
+    if sc is not None:
+        rows += [("sim core RTF physics only", _f(sc["physics_only_real_time_factor"])),
+                 ("sim core RTF physics + 3 cameras",
+                  _f(sc["physics_and_3_cameras_real_time_factor"])),
+                 ("render 3 cameras p50 (ms)", _f(sc["render_3_cameras"]["p50_ms"], "{:.1f}"))]
     for key, label in (("policy_node", "policy_node (wall time)"),):
         if key in r:
             p = r[key]

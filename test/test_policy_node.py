@@ -1,4 +1,4 @@
-"""policy_node and sim_node as processes: refusals at start, episode reset, quiet SIGINT."""
+"""policy_node and sim_node as processes: refusals at start, episode reset, pace, quiet SIGINT."""
 import os
 import signal
 import subprocess
@@ -8,6 +8,7 @@ import time
 
 import pytest
 import rclpy
+from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
 
 from humanoid_manip.policy.demo import pd_policy, save
@@ -95,6 +96,16 @@ def test_sim_reset_clears_the_policy_state_and_both_stop_quietly_on_sigint(robot
             executor.spin_until_future_complete(future, timeout_sec=60.0)
             assert future.result().success, future.result().message
             assert "episode 0 (pick_place, seed 0) ended" in future.result().message
+            # never faster than real time: /clock advances at most as fast as the wall clock
+            stamps = []
+            node.create_subscription(Clock, "/clock", lambda m: stamps.append(
+                (time.monotonic(), m.clock.sec + m.clock.nanosec * 1e-9)), 10)
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end:
+                executor.spin_once(timeout_sec=0.05)
+            assert len(stamps) > 10
+            (w0, s0), (w1, s1) = stamps[0], stamps[-1]
+            assert 0 < (s1 - s0) / (w1 - w0) < 1.1
         finally:
             node.destroy_node()
             rclpy.try_shutdown(context=ctx)
