@@ -55,6 +55,9 @@ class SafetyMonitor:
         box = {"left": config.workspace.left, "right": config.workspace.right}
         self.box_min = {s: np.array(box[s].min) for s in SIDES}
         self.box_max = {s: np.array(box[s].max) for s in SIDES}
+        self._palm_ids = np.array([self.palm_site[s] for s in SIDES])
+        self._box_min = np.array([self.box_min[s] for s in SIDES])
+        self._box_max = np.array([self.box_max[s] for s in SIDES])
         self._canonical = robot.names
         self._name_index = {n: i for i, n in enumerate(robot.names)}
         self._jac = np.zeros((3, self.model.nv))
@@ -75,6 +78,8 @@ class SafetyMonitor:
         self._request_time: float | None = None
         self._state_seen = False
         self._q: np.ndarray | None = None
+        self._in_zone = False
+        self._upper_zone = self._lower_zone = np.zeros(robot.n, dtype=bool)
         self._last_state_time: float | None = None
         self._output = np.zeros(robot.n)
         self._prev_tick: float | None = None
@@ -169,7 +174,7 @@ class SafetyMonitor:
         if request is not None:
             self._accept(request, now)
         torque = self._torque(now, state)
-        if not np.all(np.isfinite(torque)):  # belt and braces: never send a non-finite value
+        if not np.isfinite(torque.sum()):  # belt and braces: never send a non-finite value
             self._fault("non-finite torque computed; torque off")
             torque = np.zeros(self.robot.n)
         self._output = torque
@@ -188,7 +193,9 @@ class SafetyMonitor:
         if q_dq is None:
             return zero  # no joint state yet: nothing to hold with, torque stays off
         q, dq = q_dq
-        beyond = self._beyond_hard_limit(q)
+        self._upper_zone, self._lower_zone = q > self.zone_hi, q < self.zone_lo
+        self._in_zone = self._upper_zone.any() or self._lower_zone.any()
+        beyond = self._beyond_hard_limit(q) if self._in_zone else []
         if beyond and self.mode != Mode.STOPPING:
             self._stop(now, "joint(s) beyond hard limit: " + ", ".join(beyond),
                        "position_hard_limit", beyond)
@@ -245,14 +252,13 @@ class SafetyMonitor:
         if self.mode == Mode.ACTIVE:
             self._intervene("rate_limit", "torque changing faster than the rate limit", fast,
                             delta / max(dt, 1e-9))
-        return self._output + np.clip(delta, -step, step)
+        return self._output + np.minimum(np.maximum(delta, -step), step)
 
     def _position_zones(self, net: np.ndarray, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """In the zone near a limit: no net torque into it, plus repulsion and damping."""
-        hi = q > self.zone_hi
-        lo = q < self.zone_lo
-        if not (hi.any() or lo.any()):
+        if not self._in_zone:
             return net
+        hi, lo = self._upper_zone, self._lower_zone
         cap = -self.kp_zone * (q - self.zone_hi) - self.kd_zone * np.maximum(dq, 0.0)
         floor = self.kp_zone * (self.zone_lo - q) + self.kd_zone * np.maximum(-dq, 0.0)
         out = np.where(hi, np.minimum(net, cap), net)
@@ -268,7 +274,7 @@ class SafetyMonitor:
         over = np.abs(dq) > self.vmax
         if not over.any():
             return net
-        excess = dq - np.clip(dq, -self.vmax, self.vmax)
+        excess = dq - np.minimum(np.maximum(dq, -self.vmax), self.vmax)
         bound = -self.kd_vel * excess
         out = np.where(over & (dq > 0), np.minimum(net, bound), net)
         out = np.where(over & (dq < 0), np.maximum(out, bound), out)
@@ -279,11 +285,15 @@ class SafetyMonitor:
         """Workspace box and self-collision: barrier forces before the margin is crossed."""
         constraints = []  # (jacobian row in dof order, distance, margin)
         ws_margin = self.config.workspace.margin
-        for side in SIDES:
-            p = self.data.site_xpos[self.palm_site[side]]
-            lo, hi = p - self.box_min[side], self.box_max[side] - p
-            if lo.min() >= ws_margin and hi.min() >= ws_margin:
-                continue
+        palms = self.data.site_xpos[self._palm_ids]
+        inside = np.concatenate([palms - self._box_min, self._box_max - palms], axis=1)
+        if inside.min() >= ws_margin:
+            sides = ()
+        else:
+            sides = [(s, side) for s, side in enumerate(SIDES) if inside[s].min() < ws_margin]
+        for s, side in sides:
+            p = palms[s]
+            lo, hi = inside[s, :3], inside[s, 3:]
             mujoco.mj_jacSite(self.model, self.data, self._jac, None, self.palm_site[side])
             for k in range(3):
                 for dist, sign, face in ((lo[k], 1.0, "min"), (hi[k], -1.0, "max")):
@@ -364,7 +374,7 @@ class SafetyMonitor:
             if idx is not None and len(idx) == len(state.position) == len(state.velocity):
                 q[idx], dq[idx] = state.position, state.velocity
         if q.shape != (self.robot.n,) or dq.shape != (self.robot.n,) or \
-                not (np.all(np.isfinite(q)) and np.all(np.isfinite(dq))):
+                not np.isfinite(q @ q + dq @ dq):  # one check for NaN/Inf (or absurd values)
             self._fault("joint state incomplete or not finite (needs every joint's position "
                         "and velocity)")
             return None
