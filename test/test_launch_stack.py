@@ -191,6 +191,7 @@ def test_up_prints_the_plan_and_an_empty_stack_says_so(capsys):
     out = capsys.readouterr().out
     assert "humanoid_manip.nodes.sim_node" in out and "seed=5" in out
     assert "__ns:=/r1" in out
-    assert main(["up", "teleop"]) == 0
-    assert "no nodes yet" in capsys.readouterr().out
+    assert main(["up", "teleop", "--print", "--arg", "operator:=ana"]) == 0
+    out = capsys.readouterr().out
+    assert "humanoid_manip.nodes.teleop_node" in out and "operator='ana'" in out
     assert main(["up", "sim", "--seed", "x", "--print"]) == 2
