@@ -61,9 +61,9 @@ class Harness:
         self.executor.add_node(self.node)
         self.q = robot.home.copy()
         self.publish_states = True
-        self.last_state_sent = 0.0
+        self.last_state_sent = self.last_state_stamp = 0.0
         self.request = None  # torque vector to publish at 100 Hz, or None
-        self.last_request_sent = 0.0
+        self.last_request_sent = self.last_request_stamp = 0.0
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self.executor.spin, daemon=True),
                          threading.Thread(target=self._state_loop, daemon=True),
@@ -91,20 +91,20 @@ class Harness:
         zeros = np.zeros(self.robot.n)
         while not self._stop.is_set():
             if self.publish_states:
-                now = self.node.get_clock().now().nanoseconds * 1e-9
+                now = time.time()  # the node's ROS clock is the system clock (no sim time)
                 self.state_pub.publish(convert.joint_state_msg(
                     self.robot.names, self.q, zeros, zeros, convert.seconds_to_time(now)))
-                self.last_state_sent = time.monotonic()
-            time.sleep(0.001)
+                self.last_state_sent, self.last_state_stamp = time.monotonic(), now
+            time.sleep(0.002)  # 500 Hz, as the simulation publishes
 
     def _request_loop(self):
         while not self._stop.is_set():
             torque = self.request
             if torque is not None:
-                now = self.node.get_clock().now().nanoseconds * 1e-9
+                now = time.time()
                 self.request_pub.publish(convert.torque_request_msg(
                     self.robot.names, torque, convert.seconds_to_time(now)))
-                self.last_request_sent = time.monotonic()
+                self.last_request_sent, self.last_request_stamp = time.monotonic(), now
             time.sleep(POLICY_PERIOD)
 
     def call(self, client, request, timeout=5.0):
@@ -143,6 +143,16 @@ class Harness:
             time.sleep(0.002)
         raise AssertionError(f"no matching command within {timeout} s")
 
+    def wait_for_event(self, predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                found = [e for e in self.events if predicate(e)]
+            if found:
+                return found[0]
+            time.sleep(0.005)
+        raise AssertionError(f"no matching event within {timeout} s")
+
     def mode_events(self, to=None):
         with self.lock:
             return [e for e in self.events if e["type"] == "mode"
@@ -150,7 +160,10 @@ class Harness:
 
     def close(self):
         self._stop.set()
+        for t in self._threads[1:]:
+            t.join()
         self.executor.shutdown(timeout_sec=1.0)
+        self._threads[0].join(timeout=2.0)
         self.node.destroy_node()
 
 
@@ -225,61 +238,77 @@ def test_the_node_starts_in_hold_publishing_every_tick(robot, harness, hold_torq
 
 
 def test_requests_stopping_means_hold_within_three_policy_periods(robot, active, hold_torque):
+    since = time.time()
     active.request = None
-    last = active.last_request_sent
-    t, _ = active.wait_for(_is_hold(robot, hold_torque), timeout=1.0, since=last)
-    reaction = t - last
-    print(f"\nrequests stop -> HOLD command received after {reaction * 1e3:.1f} ms "
+    time.sleep(0.02)
+    last_sent, last_stamp = active.last_request_sent, active.last_request_stamp
+    event = active.wait_for_event(lambda e: e["type"] == "mode" and e["values"]["to"] == "HOLD"
+                                  and e["time"] > since, timeout=1.0)
+    t, _ = active.wait_for(_is_hold(robot, hold_torque), timeout=1.0, since=last_sent)
+    at_monitor, received = event["time"] - last_stamp, t - last_sent
+    print(f"\nrequests stop -> HOLD: {at_monitor * 1e3:.1f} ms at the monitor, "
+          f"{received * 1e3:.1f} ms until the hold command arrived here "
           f"(bound {3 * POLICY_PERIOD * 1e3:.0f} ms)")
-    assert reaction <= 3 * POLICY_PERIOD + 0.005  # + the delivery of the last command
-    assert active.mode_events(to="HOLD")
+    assert at_monitor <= 3 * POLICY_PERIOD
+    assert received <= 2 * 3 * POLICY_PERIOD  # the command's trip back, on a shared machine
 
 
 def test_joint_states_stop_means_torque_off_within_25_ms(robot, active):
+    since = time.time()
     active.publish_states = False
-    time.sleep(0.002)
-    last = active.last_state_sent
-    t, _ = active.wait_for(lambda c: not c.any(), timeout=1.0, since=last)
-    reaction = t - last
-    print(f"\njoint states stop -> zero torque received after {reaction * 1e3:.1f} ms "
-          "(bound 25 ms)")
-    assert reaction <= 0.025
+    time.sleep(0.005)
+    last_sent, last_stamp = active.last_state_sent, active.last_state_stamp
+    event = active.wait_for_event(lambda e: e["type"] == "mode" and e["values"]["to"] == "FAULT"
+                                  and e["time"] > since, timeout=1.0)
+    t, _ = active.wait_for(lambda c: not c.any(), timeout=1.0, since=last_sent)
+    at_monitor, received = event["time"] - last_stamp, t - last_sent
+    print(f"\njoint states stop -> torque off: {at_monitor * 1e3:.1f} ms at the monitor, "
+          f"{received * 1e3:.1f} ms until the zero command arrived here (bound 25 ms)")
+    assert "joint states stale" in event["reason"]
+    assert at_monitor <= 0.025
+    assert received <= 0.050
     # it keeps publishing zeros, so the controller never holds a stale command
     time.sleep(0.2)
     with active.lock:
         after = [c for tm, c in active.commands if tm > t]
-    assert len(after) > 50 and not any(c.any() for c in after)
+    assert len(after) > 20 and not any(c.any() for c in after)
     # a reset while the states are still missing is refused, with the reason
     refused = active.reset()
     assert not refused.success and "stale" in refused.message
     active.publish_states = True
     time.sleep(0.05)
     assert active.reset().success
-    # and it is back in HOLD, not ACTIVE: enable is needed after every stop
+    # back in HOLD, not ACTIVE, although requests arrive: enable is needed after every stop
     active.request = np.zeros(robot.n)
-    time.sleep(0.1)
-    assert not active.mode_events(to="ACTIVE")[-1]["time"] > active.mode_events(to="HOLD")[-1][
-        "time"]
+    time.sleep(0.2)
+    assert active.mode_events()[-1]["values"]["to"] == "HOLD"
 
 
 def test_estop_stops_in_one_tick_then_torque_off_and_needs_reset_and_enable(robot, active,
                                                                              hold_torque):
     config = load_safety_config()
     elbow = robot.index("left_elbow")
+    since = time.time()
     active.estop(True)
-    pressed = time.monotonic()
+    pressed, pressed_wall = time.monotonic(), time.time()
+    latch = active.wait_for_event(lambda e: e["type"] == "estop" and e["time"] > since, 1.0)
+    stop = active.wait_for_event(lambda e: e["type"] == "mode" and e["values"]["to"] ==
+                                 "STOPPING" and e["time"] > since, 1.0)
     t_stop, _ = active.wait_for(lambda c: abs(c[elbow] - hold_torque[elbow]) < 0.05,
                                 timeout=1.0, since=pressed)
+    off = active.wait_for_event(lambda e: e["type"] == "mode" and e["values"]["to"] ==
+                                "STOPPED" and e["time"] > since, 2.0)
     t_off, _ = active.wait_for(lambda c: not c.any(), timeout=2.0, since=t_stop)
-    stop_events = active.mode_events(to="STOPPING")
-    off_events = active.mode_events(to="STOPPED")
-    monitor_off = off_events[-1]["time"] - stop_events[-1]["time"]
-    print(f"\ne-stop -> controlled-stop command received after {(t_stop - pressed) * 1e3:.1f} ms"
-          f"; torque off {(t_off - t_stop) * 1e3:.0f} ms later (monitor clock "
-          f"{monitor_off * 1e3:.0f} ms, configured {config.stop.stop_time * 1e3:.0f} ms)")
-    assert t_stop - pressed < 0.02  # one 2 ms tick at the monitor, plus DDS both ways
-    assert abs(monitor_off - config.stop.stop_time) <= 2 * TICK
-    assert abs((t_off - t_stop) - config.stop.stop_time) < 0.05
+    ticks = stop["tick"] - latch["tick"]
+    monitor_off = off["time"] - stop["time"]
+    print(f"\ne-stop -> controlled stop on tick +{ticks} after the monitor got it "
+          f"({(stop['time'] - pressed_wall) * 1e3:.1f} ms after it was sent; the stop command "
+          f"arrived here after {(t_stop - pressed) * 1e3:.1f} ms); torque off "
+          f"{monitor_off * 1e3:.0f} ms after the stop (configured "
+          f"{config.stop.stop_time * 1e3:.0f} ms; {(t_off - t_stop) * 1e3:.0f} ms here)")
+    assert ticks == 1  # the very next tick
+    assert abs(monitor_off - config.stop.stop_time) <= TICK + 1e-6
+    assert t_stop - pressed < 0.05
     # latched: still pressed → reset refused with the reason; enable refused too
     refused = active.reset()
     assert not refused.success and "e-stop still pressed" in refused.message

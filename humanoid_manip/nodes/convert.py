@@ -169,11 +169,21 @@ def joint_state_from_msg(msg: JointState, received: float):
                             np.asarray(msg.velocity, float), received)
 
 
-def torque_command_msg(torque: np.ndarray):
-    """Torques in controller joint order → Float64MultiArray (forward_command_controller)."""
+def torque_command_msg(torque: np.ndarray, msg=None):
+    """Torques in controller joint order → Float64MultiArray (forward_command_controller).
+
+    Pass the previous message to refill it: at 500 Hz, building a new one costs more than the
+    monitor's own arithmetic.
+    """
+    import array
+
     from std_msgs.msg import Float64MultiArray
 
-    return Float64MultiArray(data=np.asarray(torque, float).tolist())
+    msg = msg if msg is not None else Float64MultiArray()
+    data = array.array("d")
+    data.frombytes(np.ascontiguousarray(torque, np.float64).tobytes())
+    msg.data = data
+    return msg
 
 
 def safety_event_msg(event):

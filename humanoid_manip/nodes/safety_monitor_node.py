@@ -51,6 +51,8 @@ class SafetyMonitorNode(Node):
         diag_hz = self.declare_parameter("diagnostics_hz", 1.0).value
         self.monitor = SafetyMonitor(self.robot, self.config)
         self.period = 1.0 / rate
+        self._wall = not self.get_parameter("use_sim_time").value  # read once, at start
+        self._command = convert.torque_command_msg(np.zeros(self.robot.n))
 
         self._request = None
         self._state = None
@@ -76,6 +78,9 @@ class SafetyMonitorNode(Node):
             f"publishing {COMMAND_TOPIC}")
 
     def _now(self) -> float:
+        """ROS time in seconds: simulated with use_sim_time, else the system clock."""
+        if self._wall:
+            return time.time()  # what the ROS clock reads without sim time, at a tenth the cost
         return self.get_clock().now().nanoseconds * 1e-9
 
     # --------------------------------------------------------------------------- inputs
@@ -86,7 +91,7 @@ class SafetyMonitorNode(Node):
         self._request = convert.torque_request_from_msg(msg)
 
     def _on_estop(self, msg: Bool) -> None:
-        self.monitor.estop(msg.data)
+        self.monitor.estop(msg.data, self._now())
 
     def _on_reset(self, request, response):
         response.success, response.message = self.monitor.reset(self._now())
@@ -106,7 +111,7 @@ class SafetyMonitorNode(Node):
         self._last_wall = wall
         request, self._request = self._request, None
         result = self.monitor.tick(self._now(), request, self._state)
-        self.command_pub.publish(convert.torque_command_msg(result.torque))
+        self.command_pub.publish(convert.torque_command_msg(result.torque, self._command))
         for event in result.events:
             self.events_pub.publish(convert.safety_event_msg(event))
         self._tick_cost.append(time.perf_counter() - wall)

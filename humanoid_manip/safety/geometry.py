@@ -45,6 +45,12 @@ def collision_model(robot: RobotSpec, margin: float) -> mujoco.MjModel:
             geom.type = mujoco.mjtGeom.mjGEOM_SPHERE
         geom.margin = margin
         geom.gap = 0.0
+    # a link never collides with its parent (MuJoCo's parent filter misses some URDF links)
+    for body in spec.bodies:
+        parent = body.parent
+        if parent is not None and parent.name and parent.name != "world" and body.geoms and \
+                parent.geoms:
+            spec.add_exclude(bodyname1=parent.name, bodyname2=body.name)
     return spec.compile()
 
 

@@ -111,11 +111,13 @@ class SafetyMonitor:
         self.enabled = True
         return True, "enabled; ACTIVE once valid torque requests arrive"
 
-    def estop(self, pressed: bool) -> None:
-        """The e-stop input; pressing latches a controlled stop until reset and release."""
+    def estop(self, pressed: bool, now: float | None = None) -> None:
+        """The e-stop input; pressing latches a controlled stop (next tick) until reset."""
         self.estop_pressed = bool(pressed)
         if pressed and not self.estop_latched:
             self.estop_latched = True
+            if now is not None:
+                self._now = now
             self._emit("estop", "e-stop pressed", pending=True)
 
     def set_foreign_publishers(self, publishers) -> None:
@@ -258,11 +260,17 @@ class SafetyMonitor:
         """In the zone near a limit: no net torque into it, plus repulsion and damping."""
         if not self._in_zone:
             return net
-        hi, lo = self._upper_zone, self._lower_zone
-        cap = -self.kp_zone * (q - self.zone_hi) - self.kd_zone * np.maximum(dq, 0.0)
-        floor = self.kp_zone * (self.zone_lo - q) + self.kd_zone * np.maximum(-dq, 0.0)
-        out = np.where(hi, np.minimum(net, cap), net)
-        out = np.where(lo, np.maximum(out, floor), out)
+        out = net.copy()
+        hi = np.flatnonzero(self._upper_zone)
+        if hi.size:
+            cap = -self.kp_zone[hi] * (q[hi] - self.zone_hi[hi]) - \
+                self.kd_zone[hi] * np.maximum(dq[hi], 0.0)
+            out[hi] = np.minimum(net[hi], cap)
+        lo = np.flatnonzero(self._lower_zone)
+        if lo.size:
+            floor = self.kp_zone[lo] * (self.zone_lo[lo] - q[lo]) + \
+                self.kd_zone[lo] * np.maximum(-dq[lo], 0.0)
+            out[lo] = np.maximum(net[lo], floor)
         changed = out != net
         if changed.any():
             self._intervene("position_soft_limit", "joint in the soft zone near its limit: "
@@ -466,7 +474,8 @@ class SafetyMonitor:
             joints = tuple(self._canonical[i] for i in idx)
             vals["values"] = np.asarray(per_joint)[idx]
         self._last_emit[key] = self._now
-        self._events.append(SafetyEvent(self._now, kind, reason, self.mode.value, joints, vals))
+        self._events.append(SafetyEvent(self._now, kind, reason, self.mode.value, joints, vals,
+                                        self.ticks))
 
     def _emit(self, kind: str, reason: str, joints=(), values=None, throttle: str | None = None,
               pending: bool = False) -> None:
@@ -475,5 +484,5 @@ class SafetyMonitor:
                 return
             self._last_emit[throttle] = self._now
         event = SafetyEvent(self._now, kind, reason, self.mode.value, tuple(joints),
-                            dict(values or {}))
+                            dict(values or {}), self.ticks)
         (self._pending if pending else self._events).append(event)

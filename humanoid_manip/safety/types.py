@@ -63,10 +63,12 @@ class SafetyEvent:
     mode: str
     joints: tuple[str, ...] = ()
     values: dict = field(default_factory=dict)
+    tick: int = 0  # the monitor's tick count when it happened (between ticks: the last one)
 
     def as_dict(self) -> dict:
-        return {"time": round(self.time, 6), "type": self.type, "reason": self.reason,
-                "mode": self.mode, "joints": list(self.joints), "values": _plain(self.values)}
+        return {"time": round(self.time, 6), "tick": self.tick, "type": self.type,
+                "reason": self.reason, "mode": self.mode, "joints": list(self.joints),
+                "values": _plain(self.values)}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), separators=(",", ":"))
