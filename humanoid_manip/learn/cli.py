@@ -40,6 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--videos", type=int, default=1, help="MP4s of the first N episodes")
     v.add_argument("--time-limit", type=float, help="shorter episodes than config/tasks.yaml")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    f = sub.add_parser("flywheel", help="collect, validate, train, export, evaluate, collect "
+                       "with the policy and expert corrections, retrain (config/train.yaml)")
+    f.add_argument("--out", required=True, help="folder for the rounds (resumed if present)")
+    f.add_argument("--config", help="default config/train.yaml")
+    for name, kind in (("task", str), ("rounds", int), ("expert-episodes", int),
+                       ("dagger-episodes", int), ("eval-episodes", int), ("train-steps", int),
+                       ("time-limit-s", float)):
+        f.add_argument(f"--{name}", type=kind, help="override flywheel." + name.replace("-", "_"))
+    f.add_argument("--quiet", action="store_true")
 
 
 def _task_names(given) -> list[str]:
@@ -57,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     robot = load_robot()
     if args.learn_command == "eval":
         return _eval(args, robot)
+    if args.learn_command == "flywheel":
+        return _flywheel(args, robot)
     if args.learn_command == "export":
         p = export_checkpoint(args.checkpoint, args.output, robot)
         print(f"wrote {p} ({p.stat().st_size / 1e6:.2f} MB)")
@@ -105,6 +116,28 @@ def _eval(args: argparse.Namespace, robot) -> int:
               f"episode(s), mean progress {report['mean_progress']:.2f}, safety interventions "
               f"{report['safety_interventions']}" + (f"; videos {report['videos']}"
                                                       if report["videos"] else ""))
+    return 0
+
+
+def _flywheel(args: argparse.Namespace, robot) -> int:
+    from humanoid_manip.learn.config import load_flywheel_config, load_train_config
+    from humanoid_manip.learn.flywheel import run_flywheel
+
+    cfg = load_flywheel_config(args.config, task=args.task, rounds=args.rounds,
+                               expert_episodes=args.expert_episodes,
+                               dagger_episodes=args.dagger_episodes,
+                               eval_episodes=args.eval_episodes, train_steps=args.train_steps,
+                               time_limit_s=args.time_limit_s)
+    result = run_flywheel(cfg, load_train_config(args.config), args.out, robot,
+                          progress=not args.quiet)
+    for r in result["rounds"]:
+        e = r["eval"]
+        print(f"round {r['round']} ({r['collected']}): {r['episodes_trained']} episodes, "
+              f"loss {r['final_loss']:.4f}, success {e['success_rate']:.0%}, progress "
+              f"{e['mean_progress']:.3f} (max {e['mean_max_progress']:.3f}), interventions "
+              f"{e['safety_interventions']}")
+    if "change" in result:
+        print("last round - first round: " + json.dumps(result["change"]))
     return 0
 
 

@@ -84,6 +84,7 @@ def load_train_config(path: str | os.PathLike | None = None, **overrides) -> Tra
     """Read config/train.yaml (or `path`); non-None overrides replace top-level keys."""
     p = paths.resolve(path) if path else paths.config_path(TRAIN_YAML)
     data = load_yaml(p)
+    data.pop("flywheel", None)  # read by load_flywheel_config
     for k, v in overrides.items():
         if v is not None:
             data[k] = v
@@ -91,3 +92,15 @@ def load_train_config(path: str | os.PathLike | None = None, **overrides) -> Tra
     if not isinstance(cfg.model, ModelConfig) or not isinstance(cfg.augment, AugmentConfig):
         raise ConfigError(f"{p}: model and augment must be mappings")
     return cfg
+
+
+def load_flywheel_config(path: str | os.PathLike | None = None, **overrides):
+    """The `flywheel:` section of config/train.yaml (or `path`), with non-None overrides."""
+    from humanoid_manip.learn.flywheel import FlywheelConfig
+
+    p = paths.resolve(path) if path else paths.config_path(TRAIN_YAML)
+    data = dict(load_yaml(p).get("flywheel") or {})
+    for k, v in overrides.items():
+        if v is not None:
+            data[k] = v
+    return from_dict(FlywheelConfig, data, f"{p}: flywheel")
