@@ -52,8 +52,10 @@ def dataset(tmp_path_factory, robot):
     meta, elbow = _changed_gain_metadata(robot)
     write_synthetic(d / "changed_gain.mcap", robot, SECONDS, metadata=meta)
     sim = d / "sim"
-    record_sim(sim / "replays.mcap", robot, seed=2, seconds=0.6)
-    record_sim(sim / "labels_from_seed_5.mcap", robot, seed=2, seconds=0.6, labels_from_seed=5)
+    record_sim(sim / "replays.mcap", robot, seed=2, seconds=0.4)
+    record_sim(sim / "labels_from_seed_5.mcap", robot, seed=2, seconds=0.4, labels_from_seed=5,
+               render=False)
+    record_sim(sim / "claims_seed_4.mcap", robot, seed=2, seconds=0.2, claim_seed=4)
     report = validate(d, robot)
     print(format_report(report))
     return d, report, elbow
@@ -160,3 +162,11 @@ def test_fix_writes_trimmed_copies_and_leaves_originals(tmp_path, robot):
     assert np.all(np.diff(copy_.t) > 0)
     again = validate(tmp_path / "fixed", robot, replay=False)
     assert "idle" not in _checks(again, "idle_head.mcap")
+
+
+def test_wrong_seed_in_the_metadata_fails_replay(dataset):
+    _, report, _ = dataset
+    bad = " | ".join(f.message for f in report.of("sim/claims_seed_4.mcap")
+                     if f.check == "replay" and f.severity == "error")
+    assert "initial state differs from the seed's reset" in bad
+    assert "first frame differs from the seed's scene" in bad

@@ -17,7 +17,8 @@ from humanoid_manip.errors import HumanoidManipError
 
 KINDS = ("episode", "checkpoint", "evaluation")
 # The configuration a policy's behaviour depends on: the files whose change should be noticed.
-CONFIG_FILES = ("robot.yaml", "safety.yaml", "policy.yaml", "tasks.yaml", "control.yaml")
+CONFIG_FILES = ("robot.yaml", "safety.yaml", "policy.yaml", "tasks.yaml", "control.yaml",
+                "teleop.yaml")
 
 
 class LineageError(HumanoidManipError):
@@ -92,18 +93,35 @@ def new_manifest(kind: str, source: Mapping[str, Any], parents=(), robot=None,
                     extra=dict(extra or {}), config_values=config_snapshot())
 
 
+_PARSED: dict[tuple[str, int, int], Any] = {}
+
+
+def _parsed_yaml(p: Path) -> Any:
+    """A config file parsed, reusing the last parse while the file is unchanged."""
+    import copy
+
+    import yaml
+
+    st = p.stat()
+    key = (str(p), st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            _PARSED[key] = yaml.load(p.read_text(), Loader=loader)  # noqa: S506 - safe loader
+        except yaml.YAMLError:
+            _PARSED[key] = None
+    return copy.deepcopy(_PARSED[key])
+
+
 def config_snapshot() -> dict[str, Any]:
     """The parsed contents of each configuration file that exists, keyed by file name."""
-    from humanoid_manip.config import load_yaml
-
     out = {}
     for name in CONFIG_FILES:
         p = paths.config_path(name)
         if p.is_file():
-            try:
-                out[name] = load_yaml(p)
-            except HumanoidManipError:
-                continue
+            value = _parsed_yaml(p)
+            if value is not None:
+                out[name] = value
     return out
 
 

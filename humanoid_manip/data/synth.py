@@ -145,11 +145,14 @@ class PDDemonstrator:
 
 def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: int = 0,
                seconds: float = 1.0, labels_from_seed: int | None = None,
+               claim_seed: int | None = None, render: bool = True,
                sim=None) -> SimRecording:
     """Record a real simulated episode (joint states, applied torques, rendered cameras).
 
     labels_from_seed: write the applied torques of a run with that seed instead of this
     episode's own: a mislabelled episode that the replay check must reject.
+    claim_seed: record this seed in the metadata instead of the one simulated.
+    render=False records no camera frames (faster; the episode then lacks its cameras).
     """
     from humanoid_manip.data.episode import string_msg
     from humanoid_manip.sim import Simulation
@@ -167,8 +170,10 @@ def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: i
                 sim.step(labels[k])
         sim.reset(seed)
         demo = PDDemonstrator(robot, seed)
-        meta = episode_metadata(task, seed, {"type": "expert", "name": "pd_demonstrator"},
-                                sim=True, robot=robot)
+        meta = episode_metadata(task, seed if claim_seed is None else claim_seed,
+                                {"type": "expert", "name": "pd_demonstrator"}, sim=True,
+                                robot=robot)
+        meta["initial_state"] = {"qpos": sim.data.qpos.tolist(), "qvel": sim.data.qvel.tolist()}
         steps = int(round(seconds / sim.dt))
         applied = np.empty((steps, robot.n))
         w = EpisodeWriter(path, meta)
@@ -177,7 +182,7 @@ def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: i
             js = sim.joint_state()
             w.write_cdr("/joint_states", joint_state_cdr(t_ns, robot.names, js.position,
                                                      js.velocity, js.effort), t_ns)
-            if sim.camera_due():
+            if sim.camera_due() and render:
                 for cam, img in sim.render().items():
                     w.write_cdr(f"/{cam}/image_raw", image_cdr(t_ns, cam, img), t_ns)
             tau = demo.act(sim)

@@ -277,6 +277,9 @@ def check_drift(ep: Episode, robot) -> Iterable[tuple[str, str, str]]:
     task = ep.metadata.get("task") if isinstance(ep.metadata.get("task"), str) else None
     lines = drift_report(lineage, robot, task=task)
     for line in lines[:MAX_DRIFT_LINES]:
+        if "not recorded in the data" in line:  # a file added to the fingerprint since
+            yield "info", "config_drift", f"configuration not recorded: {line}"
+            continue
         yield "warning", "config_drift", f"recorded with other configuration: {line}"
     if len(lines) > MAX_DRIFT_LINES:
         yield ("warning", "config_drift", f"... and {len(lines) - MAX_DRIFT_LINES} more "
@@ -360,6 +363,7 @@ def check_replay(ep: Episode, robot, cfg: ValidateConfig) -> list[tuple[str, str
         return [("warning", "replay", f"replay impossible: {exc}")]
     out: list[tuple[str, str, str]] = []
     with sim:
+        out.extend(_initial_state(sim, ep.metadata.get("initial_state")))
         dt = sim.dt
         t0 = ep.start_s
         n = int(round((ep.command_t[-1] - t0) / dt)) + 1
@@ -405,6 +409,29 @@ def check_replay(ep: Episode, robot, cfg: ValidateConfig) -> list[tuple[str, str
                             f"recorded motion: {robot.names[col]} off by {worst:.3f} rad at "
                             f"{ep.t[ok][row] - t0:.2f} s (labels from another seed or "
                             "episode?)"))
+    return out
+
+
+def _initial_state(sim, recorded) -> list[tuple[str, str, str]]:
+    """Start from the recorded initial state (when the metadata has one), after checking that
+    it is the one the seed resets to."""
+    import mujoco
+
+    if not isinstance(recorded, dict) or "qpos" not in recorded:
+        return []
+    qpos = np.asarray(recorded["qpos"], dtype=float)
+    qvel = np.asarray(recorded.get("qvel", np.zeros(sim.model.nv)), dtype=float)
+    if qpos.shape != (sim.model.nq,) or qvel.shape != (sim.model.nv,):
+        return [("error", "replay", f"recorded initial state has {qpos.size} positions, the "
+                 f"seed's scene {sim.model.nq}: another task or scene version")]
+    out = []
+    diff = float(np.max(np.abs(qpos - sim.data.qpos))) if qpos.size else 0.0
+    if diff > 1e-6:
+        out.append(("error", "replay", f"recorded initial state differs from the seed's reset "
+                    f"by {diff:.4f} (recorded with another seed?)"))
+    sim.data.qpos[:] = qpos
+    sim.data.qvel[:] = qvel
+    mujoco.mj_forward(sim.model, sim.data)
     return out
 
 
