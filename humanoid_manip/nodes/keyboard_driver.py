@@ -10,19 +10,18 @@ import os
 import select
 import sys
 
-import rclpy
 from geometry_msgs.msg import PoseArray, PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool, String
+from std_srvs.srv import SetBool
 
-from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
+from humanoid_manip.nodes._run import run_node
 from humanoid_manip.robot import load_robot
 from humanoid_manip.teleop.config import load_teleop_config
 from humanoid_manip.teleop.devices import make_device
-from humanoid_manip.teleop.devices.keyboard.device import HELP
+from humanoid_manip.teleop.devices.keyboard.device import HELP, SESSION_KEYS
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TYPES = {"deadman": Bool, "wrist_target": PoseStamped, "hand_keypoints": PoseArray}
@@ -35,6 +34,7 @@ class KeyboardDriver(Node):
         over = {"side": self.declare_parameter("side", settings.get("side", "right")).value}
         self.device = make_device("keyboard", load_robot(), settings, over)
         self.tty = tty
+        self.clients_ = {}
         self.pubs = {}
         for topic in ["/teleop/deadman"] + [f"/teleop/{s}_{k}" for s in ("left", "right")
                                             for k in ("wrist_target", "hand_keypoints")]:
@@ -46,9 +46,23 @@ class KeyboardDriver(Node):
 
     def _keys(self, text: str) -> None:
         for key in text:
+            if key in SESSION_KEYS:
+                self._session(SESSION_KEYS[key])
+                continue
             said = self.device.press(key)
             if said:
                 self.get_logger().info(said)
+
+    def _session(self, action: str) -> None:
+        """Arm the safety monitor or record the outcome, without blocking the loop."""
+        name = "safety_monitor/enable" if action == "enable" else "recorder/outcome"
+        client = self.clients_.setdefault(name, self.create_client(SetBool, name))
+        if not client.service_is_ready():
+            self.get_logger().warning(f"{name}: service not available")
+            return
+        future = client.call_async(SetBool.Request(data=action != "failure"))
+        future.add_done_callback(
+            lambda f: self.get_logger().info(f"{name} ({action}): {f.result().message}"))
 
     def _on_tick(self) -> None:
         if self.tty and select.select([sys.stdin], [], [], 0.0)[0]:
@@ -68,24 +82,13 @@ def main(args=None) -> None:
 
         saved = termios.tcgetattr(sys.stdin)
         tty_mod.setcbreak(sys.stdin.fileno())  # keys without Enter; Ctrl-C still interrupts
-    rclpy.init(args=args)
-    node = None
     try:
-        node = KeyboardDriver(tty)
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except HumanoidManipError as exc:
-        print(f"keyboard_driver: error: {exc}", flush=True)
-        raise SystemExit(2) from None
+        run_node(lambda: KeyboardDriver(tty), "keyboard_driver", args)
     finally:
         if saved is not None:
             import termios
 
             termios.tcsetattr(sys.stdin, termios.TCSADRAIN, saved)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
 
 
 if __name__ == "__main__":

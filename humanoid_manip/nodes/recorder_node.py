@@ -2,17 +2,17 @@
 
 Services: ~/start and ~/stop (std_srvs/Trigger); ~/outcome (std_srvs/SetBool: data = success),
 whose note is the last std_msgs/String received on ~/note since the episode started (SetBool
-carries no text). Task and seed come from the sim's /episode/start (or the task/seed
-parameters); operator, source and device from parameters. Every topic of docs/DESIGN.md is
-subscribed raw and written with its standard type, so `ros2 bag play` and the mcap and rosbags
-readers open the file; a killed recorder leaves a file `humanoid-manip data recover` repairs.
+carries no text). With auto_start, an episode starts at each sim /episode/start announcement
+(closing the previous one), or 2 s after start when no simulator announces episodes. Task and
+seed come from the sim's /episode/start (or the task/seed parameters); operator, source and
+device from parameters. Every topic of docs/DESIGN.md is subscribed raw and written with its
+standard type, so `ros2 bag play` and the mcap and rosbags readers open the file; a killed
+recorder leaves a file that `humanoid-manip data recover` repairs.
 """
 from __future__ import annotations
 
 import json
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
@@ -20,6 +20,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from humanoid_manip.data.episode import TOPIC_TYPES, EpisodeWriter
 from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.nodes._run import run_node
 from humanoid_manip.robot import load_robot
 from humanoid_manip.teleop.recording import RECORDED_TOPICS, episode_metadata, episode_path
 
@@ -54,6 +55,7 @@ class RecorderNode(Node):
         self.episode_info = {"task": p["task"] or None,
                              "seed": p["seed"] if p["seed"] >= 0 else None}
         self.episodes = 0
+        self._auto_started = False
         for topic in RECORDED_TOPICS:
             qos = RELIABLE if topic in RELIABLE_TOPICS else SENSOR
             self.create_subscription(_message_class(TOPIC_TYPES[topic]), topic,
@@ -65,8 +67,8 @@ class RecorderNode(Node):
         self.create_service(SetBool, "~/outcome", self._on_outcome)
         self.get_logger().info(f"recording {len(RECORDED_TOPICS)} topics into {p['out_dir']} "
                                "on ~/start")
-        if p["auto_start"]:
-            self.start()
+        self._t_created = self.get_clock().now()
+        self.create_timer(0.2, self._on_timer)  # also wakes the spin loop for shutdown
 
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
@@ -84,6 +86,16 @@ class RecorderNode(Node):
             return
         self.episode_info = {"task": info.get("task"), "seed": info.get("seed"),
                              "sim_episode": info.get("episode")}
+        if self.p["auto_start"]:
+            if self.writer is not None:
+                self.stop()
+            self.start()
+
+    def _on_timer(self) -> None:
+        waited = (self.get_clock().now() - self._t_created).nanoseconds * 1e-9
+        if self.p["auto_start"] and self.writer is None and self.episodes == 0 and \
+                not self._auto_started and waited > 2.0:
+            self.start()  # no simulator announcing episodes (hardware): record from now
 
     def _on_note(self, msg: String) -> None:
         self.note = msg.data
@@ -99,6 +111,7 @@ class RecorderNode(Node):
                                 {k: v for k, v in self.episode_info.items()
                                  if k not in ("task", "seed")})
         self.writer = EpisodeWriter(episode_path(self.p["out_dir"], task, seed), meta)
+        self._auto_started = True
         self.outcome = None
         self.note = ""
         self.get_logger().info(f"recording {self.writer.path}")
@@ -146,21 +159,7 @@ class RecorderNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)  # rclpy's handlers wake the executor on SIGINT/SIGTERM
-    node = None
-    try:
-        node = RecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except HumanoidManipError as exc:
-        print(f"recorder_node: error: {exc}", flush=True)
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(RecorderNode, "recorder_node", args)
 
 
 if __name__ == "__main__":

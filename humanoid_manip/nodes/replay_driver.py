@@ -2,29 +2,27 @@
 
 Any headset or glove capture, converted once to the hand-stream format (teleop/replay.py),
 drives the robot through teleop_node like a live device. At the end of the stream it publishes
-deadman false (the robot holds) and, with exit_when_done, exits.
+deadman false (the robot holds), with stop_recorder closes the recorder's episode, and with
+exit_when_done exits. With arm_safety it first arms the safety monitor (~/enable).
 """
 from __future__ import annotations
 
-import rclpy
+import time
+
 from geometry_msgs.msg import PoseArray, PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
+from std_srvs.srv import SetBool, Trigger
 
-from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
+from humanoid_manip.nodes._run import run_node
 from humanoid_manip.robot import load_robot
 from humanoid_manip.teleop.config import load_teleop_config
 from humanoid_manip.teleop.devices import make_device
 
 QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 TYPES = {"deadman": Bool, "wrist_target": PoseStamped, "hand_keypoints": PoseArray}
-
-
-class DoneError(Exception):
-    """The stream ended and the node was asked to exit."""
 
 
 class ReplayDriver(Node):
@@ -37,6 +35,12 @@ class ReplayDriver(Node):
                 "deadman": self.declare_parameter("deadman",
                                                   settings.get("deadman", "stream")).value}
         self.exit_when_done = self.declare_parameter("exit_when_done", False).value
+        self.arm_safety = self.declare_parameter("arm_safety", False).value
+        self.stop_recorder = self.declare_parameter("stop_recorder", False).value
+        self.enable = self.create_client(SetBool, "safety_monitor/enable")
+        self.recorder_stop = self.create_client(Trigger, "recorder/stop")
+        self.armed = not self.arm_safety
+        self._arming = None
         self.device = make_device("replay", load_robot(), settings, over)
         self.pubs = {}
         for topic in ["/teleop/deadman"] + [f"/teleop/{s}_{k}" for s in ("left", "right")
@@ -44,11 +48,29 @@ class ReplayDriver(Node):
             kind = next(k for k in TYPES if topic.endswith(k))
             self.pubs[topic] = self.create_publisher(TYPES[kind], topic, QOS)
         self.done_logged = False
+        self.finished = False  # run_node stops spinning once True
+        self._stopping = None
+        self._done_at = None
         self.create_timer(1.0 / self.device.config.rate_hz, self._on_tick)
         self.get_logger().info(f"replaying {len(self.device.frames)} frames "
                                f"({self.device.length:.2f} s) from {self.device.config.file}")
 
+    def _arm(self) -> bool:
+        """Arm the safety monitor (retried each tick until it accepts); True once armed."""
+        if self._arming is not None and self._arming.done():
+            result = self._arming.result()
+            self.armed = bool(result.success)
+            self.get_logger().info(f"safety monitor: {result.message}")
+            self._arming = None
+        elif self._arming is None and self.enable.service_is_ready():
+            self._arming = self.enable.call_async(SetBool.Request(data=True))
+        return self.armed
+
     def _on_tick(self) -> None:
+        if self.done_logged:
+            self._after_end()
+        if not self.armed and not self._arm():
+            return  # the stream starts once the monitor is armed
         now = self.get_clock().now()
         t = now.nanoseconds * 1e-9
         for topic, msg in convert.teleop_input_msgs(self.device.get_action(t),
@@ -56,26 +78,23 @@ class ReplayDriver(Node):
             self.pubs[topic].publish(msg)
         if self.device.done(t) and not self.done_logged:
             self.done_logged = True
+            self._done_at = time.monotonic()
             self.get_logger().info("end of the stream: deadman released")
-            if self.exit_when_done:
-                raise DoneError
+            if self.stop_recorder and self.recorder_stop.service_is_ready():
+                self._stopping = self.recorder_stop.call_async(Trigger.Request())
+
+    def _after_end(self) -> None:
+        """Exit (exit_when_done) once the recorder has answered, or after 5 s."""
+        if self._stopping is not None and self._stopping.done():
+            self.get_logger().info(f"recorder stopped: {self._stopping.result().message}")
+            self._stopping = None
+        waited = time.monotonic() - self._done_at
+        if self.exit_when_done and (self._stopping is None or waited > 5.0) and waited > 0.5:
+            self.finished = True
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ReplayDriver()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException, DoneError):
-        pass
-    except HumanoidManipError as exc:
-        print(f"replay_driver: error: {exc}", flush=True)
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ReplayDriver, "replay_driver", args)
 
 
 if __name__ == "__main__":

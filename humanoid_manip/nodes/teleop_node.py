@@ -8,16 +8,14 @@ pose it had when released.
 """
 from __future__ import annotations
 
-import rclpy
 from geometry_msgs.msg import PoseArray, PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
-from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
+from humanoid_manip.nodes._run import run_node
 from humanoid_manip.robot import load_robot
 from humanoid_manip.teleop.config import load_teleop_config
 from humanoid_manip.teleop.controller import TeleopController
@@ -101,20 +99,7 @@ class TeleopNode(Node):
 
 
 def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TeleopNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except HumanoidManipError as exc:
-        print(f"teleop_node: error: {exc}", flush=True)
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(TeleopNode, "teleop_node", args)
 
 
 if __name__ == "__main__":

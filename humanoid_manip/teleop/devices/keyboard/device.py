@@ -3,6 +3,8 @@
 Keys: w/s forward/back, a/d left/right, r/f up/down (the selected palm, step_m per press);
 tab: other hand; 1 open, 2 fist, 3 pinch (the selected hand's keypoints, from a synthetic
 human hand); space: toggle the deadman (held = heartbeat true every tick); x: release it.
+Session keys, carried out by the driver node: e arms the safety monitor, y / n record the
+episode's outcome (success / failure) with the recorder.
 """
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from humanoid_manip.teleop.types import SIDES, HandSample, TeleopInput
 MOVES = {"w": (1, 0, 0), "s": (-1, 0, 0), "a": (0, 1, 0), "d": (0, -1, 0),
          "r": (0, 0, 1), "f": (0, 0, -1)}
 GRIPS = {"1": synthetic.OPEN, "2": synthetic.FIST, "3": None}  # 3: pinch, made on first use
+SESSION_KEYS = {"e": "enable", "y": "success", "n": "failure"}
 HELP = ("keys: w/s a/d r/f move the palm, tab other hand, 1 open 2 fist 3 pinch, "
-        "space toggles the deadman, x releases it")
+        "space toggles the deadman, x releases it; e arms the safety monitor, y/n: outcome")
 
 
 @register_device

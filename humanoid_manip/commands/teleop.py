@@ -1,0 +1,75 @@
+"""`humanoid-manip teleop`: a human (or a recorded stream) drives the simulated robot, recorded."""
+from __future__ import annotations
+
+HELP = ("teleoperate the simulated robot with a device (keyboard, or a recorded hand stream) "
+        "and record the session as an episode")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--device", required=True, choices=("keyboard", "replay"),
+                   help="keyboard (terminal keys) or replay (a .jsonl/.csv hand stream)")
+    p.add_argument("file", nargs="?", help="the hand-stream file, for --device replay")
+    p.add_argument("--task", default=None, help="task (default: config/stack.yaml's)")
+    p.add_argument("--seed", type=int, default=None, help="the episode's seed")
+    p.add_argument("--out", default="episodes", help="folder for the episode (default "
+                                                      "episodes/)")
+    p.add_argument("--operator", default="", help="who is operating (recorded)")
+    p.add_argument("--speed", type=float, default=None, help="replay speed factor")
+    p.add_argument("--real-time-factor", dest="real_time_factor", type=float, default=None,
+                   help="sim speed cap (default 1)")
+
+
+def run(args) -> int:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from humanoid_manip.errors import ConfigError
+
+    if args.device == "replay":
+        if not args.file:
+            raise ConfigError("--device replay needs the hand-stream FILE")
+        from humanoid_manip.teleop.replay import read_hand_stream
+
+        read_hand_stream(args.file)  # fail early, with the reason, before starting anything
+    up = [sys.executable, "-m", "humanoid_manip", "up", "teleop",
+          "--arg", f"out:={Path(args.out).resolve()}", "--arg", f"operator:={args.operator}"]
+    if args.task:
+        up += ["--task", args.task]
+    if args.seed is not None:
+        up += ["--seed", str(args.seed)]
+    if args.real_time_factor is not None:
+        up += ["--real-time-factor", str(args.real_time_factor)]
+    driver = [sys.executable, "-m", f"humanoid_manip.nodes.{args.device}_driver", "--ros-args",
+              "-p", "use_sim_time:=true"]
+    if args.device == "replay":
+        driver += ["-p", f"file:={Path(args.file).resolve()}", "-p", "arm_safety:=true",
+                   "-p", "stop_recorder:=true", "-p", "exit_when_done:=true"]
+        if args.speed is not None:
+            driver += ["-p", f"speed:={args.speed}"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    stack = subprocess.Popen(up, env=env, stdin=subprocess.DEVNULL)
+    rc = 0
+    try:
+        time.sleep(1.0)
+        if stack.poll() is not None:
+            return stack.returncode or 1
+        if args.device == "keyboard":
+            print("keyboard: press e to arm the safety monitor, space to hold the deadman; "
+                  "y/n record success/failure; Ctrl-C ends the session", flush=True)
+        rc = subprocess.call(driver, env=env)
+        time.sleep(1.0)  # the recorder's stop call and last messages
+    except KeyboardInterrupt:
+        rc = 130
+    finally:
+        if stack.poll() is None:
+            stack.send_signal(signal.SIGINT)
+        try:
+            stack.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            stack.kill()
+    print(f"teleop: session over; episodes in {Path(args.out).resolve()}")
+    return 0 if rc in (0, 130, -signal.SIGINT) else rc
