@@ -136,13 +136,25 @@ def run(args) -> int:
 
 
 def _shutdown(children) -> None:
-    """SIGINT each node (rclpy's clean path), then SIGTERM, then SIGKILL, waiting between."""
-    for sig, wait_s in ((signal.SIGINT, 10.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+    """SIGINT each node in reverse start order, waiting for each, then SIGTERM, then SIGKILL.
+
+    Reverse order stops the consumers before the sim: /clock keeps running while they shut
+    down, and the monitor's last (zero) command still reaches a live sim.
+    """
+    for c in reversed(children):
+        if c.proc.poll() is None:
+            c.stopped_by_us = True
+            c.signal(signal.SIGINT)
+            try:
+                c.proc.wait(10.0)
+            except subprocess.TimeoutExpired:
+                pass
+    for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
         running = [c for c in children if c.proc.poll() is None]
         if not running:
             break
         for c in running:
-            c.stopped_by_us = True
+            print(f"up: {c.node.name} did not stop; sending {sig.name}", flush=True)
             c.signal(sig)
         deadline = time.monotonic() + wait_s
         for c in running:

@@ -226,6 +226,11 @@ def main(args=None) -> int:
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # SIGINT shuts the context down under a running callback (a 100 ms render, say), whose
+        # next publish then fails: a consequence of the shutdown, not an error to report
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()
