@@ -40,10 +40,10 @@ TRACK_MIN_CHORD = 0.965
 # Grip tabs: a stiff block on each lip (the top lip's on the bag's left, the bottom lip's on
 # its right), reaching past the table's front edge, where a thumb and index can pinch it.
 # Welded to its lip vertex, a tab keeps its orientation and pulls on that vertex.
-TAB_HALF = (0.025, 0.0125, 0.006)  # half length (toward the robot), width, thickness (m)
+TAB_HALF = (0.03, 0.018, 0.004)  # half length (toward the robot), width, thickness (m)
 TAB_POINT = {"top": -1, "bottom": 0}  # seal point each tab sits on
 TAB_MASS = 0.003
-TABLE_FRONT_X = 0.53  # the table's edge toward the robot
+TABLE_FRONT_X = 0.50  # the table's edge toward the robot
 TABLE_HALF = (0.25, 0.5, 0.02)
 OPEN_FRACTION_TO_SUCCEED = 0.8
 MOUTH_WIDTH_TO_SUCCEED = 0.04
@@ -356,7 +356,7 @@ class ZipBagOpen(Task):
         return 1.0 if self.success(model, data) else self.bag.seal.open_fraction(data)
 
     def expert(self, sim) -> Expert:
-        return ScriptedExpert(sim, self._plan)
+        return PinchExpert(sim, self._plan, squeeze_from=SQUEEZE_FROM_PHASE)
 
     def _plan(self, sim) -> list[Phase]:
         """Left hand pinches the top lip's tab, right hand the bottom lip's; left lifts, right
@@ -366,8 +366,8 @@ class ZipBagOpen(Task):
         for side, lip in (("left", "top"), ("right", "bottom")):
             tab = self.bag.tab_body[lip]
             rot = d.xmat[tab].reshape(3, 3)
-            # 12 mm from the tab's free end, well clear of the table's edge
-            grips[side] = d.xpos[tab] + rot @ [0.012 - TAB_HALF[0], 0.0, 0.0]
+            # 10 mm from the tab's free end, clear of the table's edge
+            grips[side] = d.xpos[tab] + rot @ GRIP_IN_TAB[side]
         pinch = {s: pinch_geometry(sim.robot, s) for s in ("left", "right")}
         yaw = self.params.yaw
 
@@ -378,23 +378,61 @@ class ZipBagOpen(Task):
                 out[side] = WristTarget(grips[side] + off - o_world, quat)
             return out
 
-        back = np.array([-0.06, 0.0, 0.0])
+        both = lambda off: palms({"left": np.asarray(off, float),  # noqa: E731
+                                  "right": np.asarray(off, float)})
         return [
-            Phase(1.2, palms({"left": back + [0, 0, 0.02], "right": back + [0, 0, 0.02]}),
-                  {"left": ("pinch", 0.6), "right": ("pinch", 0.6)}),
-            Phase(0.7, palms({"left": np.zeros(3), "right": np.zeros(3)})),
+            # down in front of the table's edge, then in front of the tabs and a little low,
+            # thumb and index apart
+            Phase(0.9, both([-0.12, 0.0, 0.03]), {"left": ("pinch", 0.5),
+                                                  "right": ("pinch", 0.5)}),
+            Phase(0.6, both([-0.06, 0.0, -0.012])),
+            # slide in: the index passes under the tab, the thumb over it
+            Phase(0.7, both([0.0, 0.0, -0.012])),
+            Phase(0.3, both([0.0, 0.0, 0.0])),
             Phase(0.6, {}, {"left": ("pinch", 1.0), "right": ("pinch", 1.0)}),
-            Phase(2.0, palms({"left": np.array([-0.04, 0.0, 0.16]),
-                              "right": np.array([-0.02, 0.0, -0.06])})),
+            # pull the lips apart: the top one up and back, the bottom one down over the edge
+            Phase(2.0, palms({"left": np.array([0.0, 0.0, PULL_UP]),
+                              "right": np.array([0.0, 0.0, -PULL_DOWN])})),
             Phase(1.0, {}),
         ]
+
+
+# Pinch aim in the tab's frame (m): the lifting hand a little high, so its index carries the
+# tab; the holding hand a little low, so its thumb presses the tab down.
+GRIP_IN_TAB = {"left": np.array([0.01 - TAB_HALF[0], 0.0, 0.006]),
+               "right": np.array([0.01 - TAB_HALF[0], 0.0, -0.01])}
+PULL_UP, PULL_DOWN = 0.16, 0.06  # how far the hands move the lips apart (m)
+SQUEEZE_FROM_PHASE = 4  # the plan's phase that closes the pinches
+SQUEEZE_NM = 0.3  # extra flexion torque on thumb and index joints while pinching (N·m)
+_SQUEEZE_JOINTS = ("thumb_cmc", "thumb_mcp", "thumb_ip", "index_mcp", "index_pip", "index_dip")
+
+
+class PinchExpert(ScriptedExpert):
+    """The waypoint expert plus a squeeze: the pinch posture alone stops where the fingers
+    touch the tab (PD on position, no force), so from the closing phase on, thumb and index
+    flexors add a constant torque, as a hand told to grip harder would."""
+
+    def __init__(self, sim, plan, squeeze_from: int):
+        super().__init__(sim, plan)
+        self.squeeze_from = squeeze_from
+        names = sim.robot.names
+        self.squeeze_idx = np.array([names.index(f"{side}_{j}") for side in ("left", "right")
+                                     for j in _SQUEEZE_JOINTS])
+
+    def act(self, sim) -> np.ndarray:
+        tau = super().act(sim)
+        if self.k >= self.squeeze_from:
+            tau[self.squeeze_idx] += SQUEEZE_NM
+            lim = self.robot.effort_limit[self.squeeze_idx]
+            tau[self.squeeze_idx] = np.clip(tau[self.squeeze_idx], -lim, lim)
+        return tau
 
 
 class PinchGeometry:
     """Where a hand's thumb-index pinch closes, relative to its palm site, for the expert."""
 
     PITCH = 0.4  # fingers tilted this far down from the home attitude: pinch axis near vertical
-    TURN_IN = 0.5  # and turned toward the middle (rad), so the elbows stay clear of the torso
+    TURN_IN = 0.4  # and turned toward the middle (rad), so the elbows stay clear of the torso
 
     def __init__(self, robot: RobotSpec, side: str):
         from humanoid_manip.control import hand_targets
