@@ -7,13 +7,15 @@ tick (500 Hz), one JSON line per intervention on /safety/events, and /diagnostic
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections import deque
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import ExternalShutdownException
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
@@ -155,21 +157,23 @@ class SafetyMonitorNode(Node):
     def torque_off(self) -> None:
         """On shutdown: a last zero command, since the controller holds the last one forever."""
         self.command_pub.publish(convert.torque_command_msg(np.zeros(self.robot.n)))
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+        self.command_pub.wait_for_all_acked(Duration(seconds=0.5))  # delivered before we go
 
 
 def main(args=None) -> None:
-    # our own SIGINT/SIGTERM handling, so the context stays up for the last zero command
+    # Our own SIGINT/SIGTERM handling: the handler only sets a flag (raising inside rclpy's C++
+    # wait can surface as a RuntimeError), and the context stays up for the last zero command.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     node = None
     try:
         node = SafetyMonitorNode()
-        rclpy.spin(node)
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while rclpy.ok() and not stop.is_set():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except HumanoidManipError as exc:

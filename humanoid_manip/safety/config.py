@@ -54,7 +54,7 @@ class RequestConfig:
 
 @dataclass(frozen=True)
 class WatchdogConfig:
-    request_timeout_periods: float = 2.5
+    request_timeout_periods: float = 2.0
     joint_state_timeout: float = 0.02
     overrun_periods: float = 1.5
 

@@ -128,6 +128,8 @@ class SafetyMonitor:
                        + ", ".join(publishers), values={"publishers": list(publishers)},
                        pending=True)
         self.foreign_publishers = publishers
+        if publishers and self.mode != Mode.FAULT:  # at once: torque off from the next tick
+            self._fault("foreign torque publisher(s): " + ", ".join(publishers), pending=True)
 
     def reset(self, now: float) -> tuple[bool, str]:
         """Clear a stop or fault; refused, with the reason, while its cause persists."""
@@ -446,10 +448,10 @@ class SafetyMonitor:
         self.counts[kind] += 1
         self._set_mode(Mode.STOPPING, f"controlled stop: {reason}", joints=tuple(joints))
 
-    def _fault(self, reason: str) -> None:
+    def _fault(self, reason: str, pending: bool = False) -> None:
         self.fault_reason = reason
         self.enabled = False
-        self._set_mode(Mode.FAULT, reason)
+        self._set_mode(Mode.FAULT, reason, pending=pending)
 
     def _set_mode(self, mode: Mode, reason: str, joints=(), pending=False) -> None:
         old = self.mode
