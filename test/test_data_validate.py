@@ -20,6 +20,22 @@ from humanoid_manip.data.validate import (
 SECONDS = 1.0
 
 
+@pytest.fixture(scope="module", autouse=True)
+def frozen_config(tmp_path_factory):
+    """A private copy of config/ and urdf/: edits to the working tree while these tests run
+    must not show up as configuration drift."""
+    import shutil
+
+    from humanoid_manip import paths
+
+    share = tmp_path_factory.mktemp("share")
+    for folder in ("config", "urdf"):
+        shutil.copytree(paths.share_dir() / folder, share / folder)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HUMANOID_MANIP_SHARE", str(share))
+        yield share
+
+
 def _changed_gain_metadata(robot):
     """Lineage recorded when the elbow's kp was 250 (it is 200 now)."""
     meta = episode_metadata("pick_place", 3, {"type": "teleop", "device": "vr"}, sim=False,
@@ -44,6 +60,7 @@ def dataset(tmp_path_factory, robot):
     write_synthetic(d / "dropped_frames.mcap", robot, SECONDS,
                     defects=Defects(drop_frames=(0.3, 0.6)))
     write_synthetic(d / "backwards.mcap", robot, SECONDS, defects=Defects(backwards_at_s=0.4))
+    write_synthetic(d / "gapped.mcap", robot, SECONDS, defects=Defects(gap=(0.5, 0.6)))
     write_synthetic(d / "saturated.mcap", robot, SECONDS, defects=Defects(saturate=True))
     write_synthetic(d / "no_outcome.mcap", robot, SECONDS, defects=Defects(no_outcome=True))
     meta = episode_metadata("pick_place", 1, {"type": "expert"}, sim=False, robot=robot)
@@ -103,6 +120,13 @@ def test_timestamps_going_backwards(dataset):
     _, report, _ = dataset
     assert "timestamps" in _checks(report, "backwards.mcap", "error")
     assert "not increasing" in _messages(report, "backwards.mcap")
+
+
+def test_gapped_timestamps(dataset):
+    _, report, _ = dataset
+    gaps = [f.message for f in report.of("gapped.mcap") if f.check == "timestamps"]
+    assert len(gaps) == 2  # joint states and applied torques
+    assert all("1 gap(s)" in m and "longest 0.102 s at 0.498 s" in m for m in gaps), gaps
 
 
 def test_saturation_missing_outcome_and_lineage(dataset):

@@ -113,6 +113,7 @@ def _validate(args) -> int:
 
 def _inspect(args) -> int:
     import json
+    import sys
     from pathlib import Path
 
     from humanoid_manip.data.inspect import (
@@ -122,12 +123,13 @@ def _inspect(args) -> int:
     )
 
     path = Path(args.path)
-    summary = dataset_summary(path)
+    summary = dataset_summary(path, progress=sys.stderr.isatty())
     print(json.dumps(summary, indent=1) if args.json else format_summary(summary))
     target = path if path.is_file() else (path / args.episode if args.episode else None)
     if target is not None:
         out = Path(args.out) if args.out else target.with_name(target.stem + ".inspect")
-        for f in inspect_episode(target, out, video=not args.no_video):
+        for f in inspect_episode(target, out, video=not args.no_video,
+                                 progress=sys.stderr.isatty()):
             print(f"wrote {f}")
     return 0
 

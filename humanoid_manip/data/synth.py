@@ -30,6 +30,7 @@ class Defects:
     idle_hz: float = 10.0
     nan_torque_at_s: float | None = None  # one applied torque NaN here
     drop_frames: tuple[float, float] | None = None  # no camera frames in [a, b) s
+    gap: tuple[float, float] | None = None  # no joint states or torques in [a, b) s
     backwards_at_s: float | None = None  # a joint state logged 5 ms in the past here
     saturate: bool = False  # one joint's torque held at its effort limit throughout
     no_outcome: bool = False  # never call finish's outcome (metadata without it)
@@ -89,8 +90,10 @@ def write_synthetic(path: str | os.PathLike, robot, seconds: float = 2.0, seed: 
         log_ns = t_ns
         if d.backwards_at_s is not None and abs(t - d.backwards_at_s) < 0.5 / rate:
             log_ns = t_ns - 5_000_000
-        w_.write_cdr("/joint_states", joint_state_cdr(log_ns, robot.names, q, v, tau), log_ns)
-        w_.write_cdr("/effort_controller/commands", float64_array_cdr(tau), t_ns)
+        if d.gap is None or not d.gap[0] <= t < d.gap[1]:
+            w_.write_cdr("/joint_states", joint_state_cdr(log_ns, robot.names, q, v, tau),
+                         log_ns)
+            w_.write_cdr("/effort_controller/commands", float64_array_cdr(tau), t_ns)
         dropped = d.drop_frames is not None and d.drop_frames[0] <= t < d.drop_frames[1]
         if images and t + 1e-9 >= next_frame:
             next_frame += 1.0 / cam_hz

@@ -210,6 +210,10 @@ def check_cameras(ep: Episode, cameras: tuple[str, ...], camera_hz: float,
         if np.any(d <= 0):
             yield ("error", "timestamps", f"{cam}: frame times not increasing "
                    f"{int(np.sum(d <= 0))} time(s)")
+        stamps = ep.image_stamp.get(cam)
+        if stamps is not None and len(stamps) > 1 and np.any(np.diff(stamps) <= 0):
+            yield ("error", "timestamps", f"{cam}: header stamps not increasing "
+                   f"{int(np.sum(np.diff(stamps) <= 0))} time(s)")
         # expected frames in every interval, including before the first and after the last
         edges = np.concatenate([[t0], t, [t1]])
         gaps = np.diff(edges)
