@@ -1,0 +1,89 @@
+"""dryer_open: the referee on hand-set door angles, the magnetic latch, structural randomness."""
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from humanoid_manip.sim import Simulation
+from humanoid_manip.sim.rollout import run_expert_episode
+from humanoid_manip.sim.tasks._dryer import door_angle
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Simulation("dryer_open", seed=0, render=False)
+    yield s
+    s.close()
+
+
+def _set_door(sim, degrees: float) -> None:
+    adr = sim.model.jnt_qposadr[sim.model.joint("door_hinge").id]
+    sim.data.eq_active[:] = 0
+    sim.data.qpos[adr] = np.deg2rad(degrees)
+    mujoco.mj_forward(sim.model, sim.data)
+
+
+def test_door_at_80_degrees_counts_and_30_does_not(sim):
+    sim.reset(0)
+    assert not sim.success()
+    _set_door(sim, 80.0)
+    assert sim.success() and sim.progress() == 1.0
+    _set_door(sim, 30.0)
+    assert not sim.success() and 0.0 < sim.progress() < 1.0
+    _set_door(sim, 69.0)
+    assert not sim.success()
+
+
+def _pull(sim, newtons: float, seconds: float) -> None:
+    """Pull the handle straight towards the robot with an external force (N)."""
+    body = sim.model.body("door").id
+    handle = sim.data.site("handle").xpos
+    force = np.array([-newtons, 0.0, 0.0])
+    torque = np.cross(handle - sim.data.xipos[body], force)
+    zero = np.zeros(sim.robot.n)
+    hold = sim.robot.home
+    for _ in range(int(seconds * 500)):
+        sim.data.xfrc_applied[body, :3] = force
+        sim.data.xfrc_applied[body, 3:] = torque
+        js = sim.joint_state()  # keep the robot still, away from the door
+        sim.step(np.clip(sim.robot.kp * (hold - js.position) - sim.robot.kd * js.velocity
+                         + sim.data.qfrc_bias[sim.index.dof], -sim.robot.effort_limit,
+                         sim.robot.effort_limit) + zero)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_latch_holds_below_its_threshold_and_releases_above(sim, seed):
+    sim.reset(seed)
+    threshold = sim.task.latch_force
+    assert 10.0 <= threshold <= 30.0
+    _pull(sim, 0.7 * threshold, 1.0)
+    assert sim.task.latch.engaged(sim.data)
+    assert door_angle(sim.model, sim.data) < np.deg2rad(1.0)
+    _pull(sim, 1.4 * threshold, 0.5)
+    assert not sim.task.latch.engaged(sim.data)
+    assert door_angle(sim.model, sim.data) > np.deg2rad(5.0)
+
+
+def test_hinge_side_and_wall_vary_across_seeds():
+    layouts = {}
+    for seed in range(12):
+        s = Simulation("dryer_open", seed=seed, render=False)
+        lay = s.task.layout
+        axis = s.model.jnt_axis[s.model.joint("door_hinge").id]
+        assert axis[2] == lay.hinge_sign  # the model really has its hinge on that side
+        has_wall = mujoco.mj_name2id(s.model, mujoco.mjtObj.mjOBJ_GEOM, "side_wall") >= 0
+        assert has_wall == lay.wall
+        if has_wall:  # the wall stands beside the cabinet on the hinge side
+            wall_y = s.model.geom_pos[s.model.geom("side_wall").id][1]
+            assert np.sign(wall_y - lay.center_y) == -lay.hinge_sign
+        layouts[seed] = (lay.hinge_sign, lay.wall)
+    assert {h for h, _ in layouts.values()} == {-1, 1}
+    assert {w for _, w in layouts.values()} == {False, True}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 3])
+def test_expert_opens_the_door(sim, seed):
+    r = run_expert_episode(sim, seed)
+    assert r.success, r

@@ -1,0 +1,52 @@
+"""pick_place: the referee on hand-set bottle poses, and the scripted expert."""
+from __future__ import annotations
+
+import mujoco
+import pytest
+
+from humanoid_manip.sim import Simulation
+from humanoid_manip.sim.rollout import run_expert_episode
+from humanoid_manip.sim.tasks.pick_place import BOWL_WALL_HEIGHT
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Simulation("pick_place", seed=0, render=False)
+    yield s
+    s.close()
+
+
+def _place(sim, x, y, z) -> None:
+    adr = sim.model.jnt_qposadr[sim.model.joint("object_free").id]
+    sim.data.qpos[adr:adr + 7] = [x, y, z, 1, 0, 0, 0]
+    mujoco.mj_forward(sim.model, sim.data)
+
+
+def test_bottle_in_the_bowl_counts_and_on_its_rim_does_not(sim):
+    sim.reset(0)
+    t = sim.task
+    bx, by = t.bowl_xy
+    _place(sim, bx, by, t.table_z + 0.008 + t.height / 2)
+    assert sim.success() and sim.progress() == 1.0
+    # standing on the rim: its centre over the wall, its bottom at the rim's top
+    _place(sim, bx + t.bowl_r + 0.004, by, t.table_z + BOWL_WALL_HEIGHT + t.height / 2)
+    assert not sim.success()
+    _place(sim, bx, by, t.table_z + BOWL_WALL_HEIGHT + 0.02 + t.height / 2)  # held above
+    assert not sim.success()
+
+
+def test_progress_grows_as_the_bottle_nears_the_bowl(sim):
+    sim.reset(0)
+    p0 = sim.progress()
+    t = sim.task
+    start = t.object_position(sim.data)
+    mid = (start[:2] + t.bowl_xy) / 2
+    _place(sim, mid[0], mid[1], start[2] + 0.05)
+    assert sim.progress() > p0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 5])
+def test_expert_puts_the_bottle_in_the_bowl(sim, seed):
+    r = run_expert_episode(sim, seed)
+    assert r.success, r
