@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--read-seconds", type=float, default=4.0, help="how long to read batches")
     p.add_argument("--out", default=str(Path(__file__).with_name("data.json")))
+    p.add_argument("--learn-json", default=str(Path(__file__).with_name("learn.json")),
+                   help="bench_learn.py's results: the training rate the reader must feed")
     args = p.parse_args(argv)
 
     from humanoid_manip.data.cache import CacheReader, build_cache
@@ -92,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
             ("reader, prefetch 2", f"{results[2]:,.0f} samples/s "
              f"({out['reader']['mb_per_s_prefetch']} MB/s of images)"),
             ("sample", f"images {list(image)} uint8, batch {args.batch}")]
+    learn = Path(args.learn_json)
+    if learn.is_file():
+        train = max(r["samples_per_s"] for r in json.loads(learn.read_text())["training"])
+        out["training_reference"] = {"file": str(learn), "samples_per_s": round(train, 1),
+                                     "reader_headroom_x": round(results[2] / train, 1)}
+        rows.append(("training consumes (bench_learn)", f"{train:,.1f} samples/s: the reader "
+                     f"is {results[2] / train:,.0f}x faster"))
     w = max(len(a) for a, _ in rows)
     print("\n".join(f"{a:<{w}}  {b}" for a, b in rows))
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
