@@ -125,3 +125,25 @@ def test_startup_check_reports_changed_gain_field_by_field(two_rounds, robot, ca
     (tmp_path / "drifted.json").write_text(json.dumps(lineage))
     assert main(["data", "lineage", str(d), "--check", str(tmp_path / "drifted.json")]) == 1
     assert f"gains[{wrist}].kd: recorded 2.0, running 1.5" in capsys.readouterr().out
+
+
+def test_onnx_policy_file_carries_its_checkpoint(two_rounds, tmp_path, robot, capsys):
+    import shutil
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    d, _, _, _, _, ck2, *_ = two_rounds
+    tree = tmp_path / "tree"
+    shutil.copytree(d, tree)
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph)
+    helper.set_model_props(model, {"lineage": ck2.to_json()})
+    onnx.save(model, str(tree / "policy.onnx"))
+    g = load_graph(tree)
+    assert not g.problems and g.nodes[ck2.id].file == "checkpoints/ckpt2.json"
+    assert check_checkpoint(g, str(tree / "policy.onnx"), robot) == []
+    alone = load_graph(tree / "policy.onnx")
+    assert list(alone.nodes) == [ck2.id] and alone.nodes[ck2.id].kind == "checkpoint"
