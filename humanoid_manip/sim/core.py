@@ -72,6 +72,8 @@ class Simulation:
     def build_spec(self, rng: np.random.Generator) -> mujoco.MjSpec:
         """Robot + arena + task scene, domain-randomized from rng."""
         spec = robot_mjspec(self.robot)
+        spec.compiler.discardvisual = False  # the URDF's setting would drop textures, materials
+        spec.visual.quality.offsamples = 0  # no multisampling: 96 px images, CPU rendering
         robot_bodies = {b.name for b in spec.bodies}
         spec.visual.global_.offwidth = max(self.image_width, 640)
         spec.visual.global_.offheight = max(self.image_height, 480)
