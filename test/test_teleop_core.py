@@ -111,3 +111,34 @@ def test_deadman_needs_a_fresh_true_heartbeat():
     assert not d.engaged(2.5)  # the clock went back (a sim reset): release
     with pytest.raises(ValueError):
         Deadman(0.0)
+
+
+def test_device_registry_builds_devices_from_settings(robot, tmp_path):
+    from humanoid_manip.errors import ConfigError, UnknownNameError
+    from humanoid_manip.teleop.devices import device_names, make_device
+
+    assert {"keyboard", "replay"} <= set(device_names())
+    with pytest.raises(UnknownNameError, match="keyboard"):
+        make_device("glove", robot)
+    with pytest.raises(ConfigError, match="valid keys"):
+        make_device("keyboard", robot, {"step": 0.01})
+    kb = make_device("keyboard", robot, {"step_m": 0.02})
+    start = kb.get_action(0.0).hands["right"].wrist_pos
+    assert kb.press(" ") and kb.get_action(0.1).deadman
+    kb.press("w")
+    kb.press("r")
+    np.testing.assert_allclose(kb.get_action(0.2).hands["right"].wrist_pos - start,
+                               [0.02, 0.0, 0.02])
+    kb.press("2")
+    fist = kb.get_action(0.3).hands["right"].keypoints
+    np.testing.assert_allclose(fist, synthetic.keypoints(synthetic.FIST, "right"))
+    kb.press("x")
+    assert not kb.get_action(0.4).deadman
+
+    path = write_hand_stream(tmp_path / "s.jsonl", frames())
+    rp = make_device("replay", robot, {"deadman": "always"}, {"file": str(path)})
+    assert rp.get_action(10.0).deadman  # the stream starts at the first call
+    assert rp.get_action(10.0 + 3 / 30 + 0.001).deadman  # frame 3 says false; overridden
+    assert not rp.done(10.1)
+    end = rp.get_action(10.5)
+    assert rp.done(10.5) and not end.deadman and not end.hands  # the end: hold
