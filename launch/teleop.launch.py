@@ -1,7 +1,10 @@
-"""Teleoperation for data collection: left for the teleoperation issue to fill.
+"""Teleoperation for data collection: sim_node + teleop_node + safety_monitor_node + recorder.
 
-Its nodes go in config/stack.yaml (stack "teleop"); this file and `humanoid-manip up teleop`
-pick them up from there unchanged.
+The nodes and parameters come from config/stack.yaml (stack "teleop"), the same description
+`humanoid-manip up teleop` reads. A device driver (keyboard_driver, replay_driver, or any
+publisher of the /teleop topics) is started beside it. Example:
+    ros2 launch humanoid_manip teleop.launch.py task:=pick_place out:=/data/episodes operator:=ana
+    ros2 run humanoid_manip replay_driver --ros-args -p file:=capture.jsonl -p arm_safety:=true
 """
 from launch import LaunchDescription  # noqa: I001 - ruff mistakes launch/ for first party
 from launch.actions import DeclareLaunchArgument
