@@ -82,3 +82,17 @@ def test_cli_and_errors(dataset, tmp_path, capsys):
     assert "0 episode(s) decoded, 3 unchanged" in capsys.readouterr().out
     with pytest.raises(CacheError, match="no cached episodes"):
         CacheReader(tmp_path / "empty")
+
+
+def test_dagger_episodes_are_labelled_with_the_expert_request(tmp_path, robot):
+    from humanoid_manip.data.schema import episode_metadata
+
+    meta = episode_metadata("pick_place", 5, {"type": "dagger", "policy": "che-x"}, sim=True,
+                            robot=robot)
+    write_synthetic(tmp_path / "ds" / "d.mcap", robot, 0.3, metadata=meta, request_scale=0.5)
+    build_cache(tmp_path / "ds", robot=robot)
+    reader = CacheReader(tmp_path / "ds" / ".cache")
+    batch = reader.gather(np.arange(len(reader)))
+    ep = read_episode(tmp_path / "ds" / "d.mcap", images=False)
+    i = np.searchsorted(ep.command_t, reader.arrays[0]["t"] - 1e-9)
+    np.testing.assert_allclose(batch["torque"], 0.5 * ep.command[i], rtol=1e-5, atol=1e-6)

@@ -103,8 +103,10 @@ def test_printed_graph(two_rounds, capsys):
 
 def test_missing_parent_is_reported(tmp_path, robot):
     _episode(tmp_path, "orphan", robot, {"type": "policy", "checkpoint": "che-gone"})
+    _episode(tmp_path, "dagger", robot, {"type": "dagger", "policy": "che-away"})
     text = format_graph(load_graph(tmp_path))
     assert "missing: che-gone is named as a parent" in text
+    assert "missing: che-away is named as a parent" in text
 
 
 def test_startup_check_reports_changed_gain_field_by_field(two_rounds, robot, capsys,

@@ -7,7 +7,8 @@ Layout of a cache folder (default DATASET/.cache):
                                source, outcome, duration, lineage id, samples, entry folder
     episodes/<sha256[:16]>/    images.npy    uint8 [F, C, H, W, 3]  frames, cameras in robot order
                                proprio.npy   float32 [S, 2J]        positions then velocities
-                               torque.npy    float32 [S, J]         applied torque (the label)
+                               torque.npy    float32 [S, J]         the label: applied torque
+                                                                  (DAgger: the expert's request)
                                frame.npy     int32 [S]              latest frame of each sample
                                t.npy         float64 [S]            sample times, s
                                meta.json     source file, sha256, task, …
@@ -57,6 +58,15 @@ def _hold_index(t: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(t, at + 1e-9, side="right") - 1, 0, max(len(t) - 1, 0))
 
 
+def label_topic(metadata: dict) -> str:
+    """Where an episode's torque labels are: the applied torques, except in DAgger episodes
+    (a policy drove, the expert's torque at each visited state is the label)."""
+    source = metadata.get("source") or {}
+    if isinstance(source, dict) and source.get("type") == "dagger":
+        return "/policy/torque_request"
+    return "/effort_controller/commands"
+
+
 def episode_arrays(ep: Episode, cameras: Sequence[str], sample_hz: float) -> dict[str, np.ndarray]:
     """Training samples of one episode at the label times, at most sample_hz."""
     if not len(ep.command_t) or not len(ep.t):
@@ -70,7 +80,10 @@ def episode_arrays(ep: Episode, cameras: Sequence[str], sample_hz: float) -> dic
     ts = ep.command_t[ci]
     ji = _hold_index(ep.t, ts)
     proprio = np.concatenate([ep.position[ji], ep.velocity[ji]], axis=1).astype(np.float32)
-    torque = ep.command[ci].astype(np.float32)
+    if label_topic(ep.metadata) == "/policy/torque_request" and len(ep.request_t):
+        torque = ep.request[_hold_index(ep.request_t, ts)].astype(np.float32)
+    else:
+        torque = ep.command[ci].astype(np.float32)
     ref_t = ep.images[cameras[0]][0]
     images = np.stack([ep.images[c][1][_hold_index(ep.images[c][0], ref_t)] for c in cameras],
                       axis=1)
@@ -175,7 +188,8 @@ def build_cache(dataset: str | os.PathLike, cache: str | os.PathLike | None = No
                     "lineage_id": (m.get("lineage") or {}).get("id"),
                     "duration_s": ep.duration_s, "samples": int(len(arrays["t"])),
                     "frames": int(len(arrays["images"])), "cameras": cameras,
-                    "joint_names": list(ep.joint_names), "sample_hz": sample_hz}
+                    "joint_names": list(ep.joint_names), "sample_hz": sample_hz,
+                    "label": label_topic(m)}
             _write_entry(folder, arrays, meta)
             result.built.append(rel)
         entry = {k: meta[k] for k in ("sha256", "task", "seed", "source", "sim", "outcome",

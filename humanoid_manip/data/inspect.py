@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from humanoid_manip.data.episode import METADATA_RECORD, EpisodeFileError, read_episode
+from humanoid_manip.data.schema import driving_policy
 from humanoid_manip.data.validate import find_episodes
 
 SHEET_COLUMNS = 8
@@ -59,9 +60,9 @@ def dataset_summary(path: str | os.PathLike, progress: bool = False) -> dict[str
         meta = facts["metadata"]
         tasks[str(meta.get("task", "?"))] += 1
         src = meta.get("source") or {}
-        label = str(src.get("type", "?"))
-        if src.get("type") == "policy" and src.get("checkpoint"):
-            label += f" {src['checkpoint']}"
+        label = str(src.get("type", "?")) if isinstance(src, dict) else "?"
+        if driving_policy(src):
+            label += f" {driving_policy(src)}"
         sources[label] += 1
         kinds["sim" if meta.get("sim", True) else "real"] += 1
         durations.append(facts["duration_s"])

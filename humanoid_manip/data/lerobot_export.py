@@ -14,7 +14,8 @@ Layout written (https://github.com/huggingface/lerobot, datasets/utils.py of ler
 
 One row per camera frame (fps = the camera rate unless given): observation.state is the
 latest joint state (positions then velocities, canonical order), action the latest applied
-torque. Torque labels recorded faster than fps are subsampled: LeRobot has one rate per dataset.
+torque (in DAgger episodes the expert's torque request, the label). Torque labels recorded
+faster than fps are subsampled: LeRobot has one rate per dataset.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from humanoid_manip.data.cache import label_topic
 from humanoid_manip.data.episode import Episode, EpisodeFileError, read_episode
 from humanoid_manip.data.validate import DatasetError, find_episodes
 
@@ -78,7 +80,10 @@ def episode_rows(ep: Episode, cameras, fps: int) -> dict[str, np.ndarray]:
     at = ep.start_s + np.arange(n) / fps
     ji, ci = _hold(ep.t, at), _hold(ep.command_t, at)
     state = np.concatenate([ep.position[ji], ep.velocity[ji]], axis=1).astype(np.float32)
-    rows = {"state": state, "action": ep.command[ci].astype(np.float32),
+    action = ep.command[ci]
+    if label_topic(ep.metadata) == "/policy/torque_request" and len(ep.request_t):
+        action = ep.request[_hold(ep.request_t, at)]
+    rows = {"state": state, "action": action.astype(np.float32),
             "timestamp": (np.arange(n) / fps).astype(np.float32)}
     for cam in cameras:
         ts, frames = ep.images[cam]

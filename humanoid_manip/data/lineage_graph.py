@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from humanoid_manip.data.lineage import KINDS, LineageError, drift_report, summarize_data_config
+from humanoid_manip.data.schema import driving_policy
 from humanoid_manip.errors import HumanoidManipError
 
 
@@ -106,8 +107,7 @@ def load_graph(path: str | os.PathLike) -> Graph:
             graph.problems.append(f"{rel}: unreadable ({exc})")
             continue
         parents = [str(p) for p in m.get("parents") or []]
-        src = m.get("source") or {}
-        ckpt = src.get("checkpoint") if isinstance(src, dict) else None
+        ckpt = driving_policy(m.get("source"))
         if m["kind"] == "episode" and ckpt and ckpt not in parents:
             parents.append(str(ckpt))  # a policy-collected episode descends from its policy
         nid = str(m["id"])
@@ -122,9 +122,8 @@ def load_graph(path: str | os.PathLike) -> Graph:
 
 def _source_label(n: Node) -> str:
     s = n.source
-    if s.get("type") == "policy":
-        return f"policy {s.get('checkpoint', '?')}"
-    return str(s.get("type", "unknown source"))
+    cid = driving_policy(s)
+    return f"{s['type']} {cid}" if cid else str(s.get("type", "unknown source"))
 
 
 def _counts(nodes: list[Node]) -> str:

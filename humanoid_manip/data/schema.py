@@ -6,7 +6,10 @@ at the finish (with "outcome"), and as the MCAP metadata record `humanoid_manip.
     task      str   a task name of the registry (config/tasks.yaml), e.g. "pick_place"
     seed      int   the simulation seed of the episode (null for real-robot data)
     sim       bool  true when recorded in simulation (then replay can check it)
-    source    {"type": "teleop" | "expert" | "policy", "device"?: str, "checkpoint"?: id, …}
+    source    {"type": "teleop" | "expert" | "policy" | "dagger", "device"?: str,
+               "checkpoint"?: id (or "policy": id) of the policy that drove, …}
+              ("dagger": a policy drove and an expert labelled; the label is then
+              /policy/torque_request, not the applied torque)
     lineage   a Manifest of kind "episode" (humanoid_manip/data/lineage.py), as a dict
     outcome   {"success": bool | null, "progress"?: float in [0, 1], "note"?: str}
               (added by EpisodeWriter.finish; a recording cut short has none)
@@ -24,7 +27,8 @@ from typing import Any
 
 from humanoid_manip.data.lineage import LineageError, Manifest, new_manifest
 
-SOURCE_TYPES = ("teleop", "expert", "policy")
+SOURCE_TYPES = ("teleop", "expert", "policy", "dagger")
+POLICY_DRIVEN = ("policy", "dagger")
 
 
 @dataclass
@@ -86,7 +90,7 @@ def check_metadata(meta: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     elif source["type"] not in SOURCE_TYPES:
         warnings.append(f"metadata: source type {source['type']!r} is not one of "
                         f"{', '.join(SOURCE_TYPES)}")
-    elif source["type"] == "policy" and not source.get("checkpoint"):
+    elif source["type"] in POLICY_DRIVEN and not driving_policy(source):
         warnings.append("metadata: a policy-collected episode should name its 'checkpoint'")
     outcome = meta.get("outcome")
     if outcome is None:
@@ -116,3 +120,11 @@ def check_metadata(meta: Mapping[str, Any]) -> tuple[list[str], list[str]]:
             elif not m.config:
                 errors.append("lineage: the manifest records no configuration hashes")
     return errors, warnings
+
+
+def driving_policy(source: Mapping[str, Any] | None) -> str | None:
+    """The checkpoint id of the policy that drove a policy-collected (or DAgger) episode."""
+    if not isinstance(source, Mapping) or source.get("type") not in POLICY_DRIVEN:
+        return None
+    cid = source.get("checkpoint") or source.get("policy")
+    return str(cid) if cid else None

@@ -45,8 +45,10 @@ def _noise_frame(rng: np.random.Generator, h: int, w: int, k: int) -> np.ndarray
 def write_synthetic(path: str | os.PathLike, robot, seconds: float = 2.0, seed: int = 0,
                     task: str = "pick_place", defects: Defects | None = None,
                     metadata: Mapping[str, Any] | None = None, success: bool = True,
-                    rate_hz: float | None = None, images: bool = True) -> Path:
-    """A moving episode: joint states and torques at rate_hz (physics rate), three cameras."""
+                    rate_hz: float | None = None, images: bool = True,
+                    request_scale: float | None = None) -> Path:
+    """A moving episode: joint states and torques at rate_hz (physics rate), three cameras;
+    with request_scale, torque requests too (request_scale x the applied torque)."""
     d = defects or Defects()
     rng = np.random.default_rng(seed)
     rate = rate_hz or robot.rates.physics_hz
@@ -94,6 +96,9 @@ def write_synthetic(path: str | os.PathLike, robot, seconds: float = 2.0, seed: 
             w_.write_cdr("/joint_states", joint_state_cdr(log_ns, robot.names, q, v, tau),
                          log_ns)
             w_.write_cdr("/effort_controller/commands", float64_array_cdr(tau), t_ns)
+            if request_scale is not None:
+                w_.write_cdr("/policy/torque_request", joint_state_cdr(
+                    t_ns, robot.names, effort=request_scale * tau), t_ns)
         dropped = d.drop_frames is not None and d.drop_frames[0] <= t < d.drop_frames[1]
         if images and t + 1e-9 >= next_frame:
             next_frame += 1.0 / cam_hz
