@@ -10,6 +10,7 @@ from humanoid_manip.data.lineage import (
     checkpoint_manifest,
     drift_report,
     evaluation_manifest,
+    new_manifest,
     write_manifest,
 )
 from humanoid_manip.data.lineage_graph import check_checkpoint, format_graph, load_graph
@@ -57,8 +58,11 @@ def two_rounds(tmp_path_factory, robot):
                   for i in range(2)]
     ck2 = checkpoint_manifest(demos + collected1, {"type": "bc", "epochs": 5}, robot=robot)
     write_manifest(d / "checkpoints" / "ckpt2.json", ck2)
-    ev2 = evaluation_manifest(ck2.id, "pick_place", range(10), 0.7, robot=robot)
-    write_manifest(d / "evals" / "eval2.json", ev2)
+    ev2 = new_manifest("evaluation", {"task": "pick_place", "seeds": list(range(10))},
+                       parents=[ck2.id], robot=robot)
+    # learn/evaluate.py writes results with the manifest under "lineage"
+    (d / "evals" / "eval2.json").write_text(json.dumps(
+        {"task": "pick_place", "success_rate": 0.7, "lineage": json.loads(ev2.to_json())}))
     collected2 = [_episode(d / "episodes", "r2_0", robot,
                            {"type": "policy", "checkpoint": ck2.id})]
     (d / "notes.json").write_text(json.dumps({"not": "a manifest"}))

@@ -25,6 +25,7 @@ class Node:
     file: str
     manifest: dict[str, Any]
     parents: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)  # results beside the manifest
 
     @property
     def source(self) -> dict[str, Any]:
@@ -97,6 +98,13 @@ def load_graph(path: str | os.PathLike) -> Graph:
                     continue
             elif f.suffix == ".json":
                 m = json.loads(f.read_text())
+                if isinstance(m, dict) and isinstance(m.get("lineage"), dict) \
+                        and m["lineage"].get("kind") in KINDS:
+                    # a result file (an evaluation's) with its manifest under "lineage"
+                    info = {k: m[k] for k in ("task", "seeds", "success_rate") if k in m}
+                    m = dict(m["lineage"])
+                else:
+                    info = {}
                 if not isinstance(m, dict) or m.get("kind") not in KINDS or "id" not in m:
                     continue  # some other JSON file (an index, stats)
             else:
@@ -116,7 +124,8 @@ def load_graph(path: str | os.PathLike) -> Graph:
                 graph.problems.append(f"{rel}: id {nid} also in {graph.nodes[nid].file} with "
                                       "different content")
             continue
-        graph.nodes[nid] = Node(nid, m["kind"], rel, m, parents)
+        graph.nodes[nid] = Node(nid, m["kind"], rel, m, parents,
+                                info if f.suffix == ".json" else {})
     return graph
 
 
@@ -137,7 +146,7 @@ def _ids(nodes: list[Node], limit: int = 4) -> str:
 
 
 def _eval_label(n: Node) -> str:
-    s = n.source
+    s = {**n.info, **n.source}
     parts = [str(s[k]) for k in ("task",) if k in s]
     if "seeds" in s:
         parts.append(f"{len(s['seeds'])} seeds")
