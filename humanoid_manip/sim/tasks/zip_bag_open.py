@@ -43,6 +43,7 @@ TRACK_MIN_CHORD = 0.965
 TAB_HALF = (0.03, 0.018, 0.004)  # half length (toward the robot), width, thickness (m)
 TAB_POINT = {"top": -1, "bottom": 0}  # seal point each tab sits on
 TAB_MASS = 0.003
+TAB_FRICTION = 1.2
 TABLE_FRONT_X = 0.50  # the table's edge toward the robot
 TABLE_HALF = (0.25, 0.5, 0.02)
 OPEN_FRACTION_TO_SUCCEED = 0.8
@@ -240,7 +241,7 @@ class ZipBag:
             tab.add_freejoint(name=f"{self.prefix}_tab_{lip}_free")
             tab.add_geom(name=f"{self.prefix}_tab_{lip}_geom", type=mujoco.mjtGeom.mjGEOM_BOX,
                          size=list(TAB_HALF), mass=TAB_MASS, contype=VERTEX_BIT,
-                         conaffinity=ROBOT_BITS, condim=4, friction=[1.2, 0.01, 0.001],
+                         conaffinity=ROBOT_BITS, condim=4, friction=[TAB_FRICTION, 0.01, 0.001],
                          rgba=[0.2, 0.5, 0.9, 1] if lip == "top" else [0.9, 0.5, 0.2, 1])
             weld = spec.add_equality(name=f"{self.prefix}_tab_{lip}_weld",
                                      type=mujoco.mjtEq.mjEQ_WELD,
@@ -378,21 +379,22 @@ class ZipBagOpen(Task):
                 out[side] = WristTarget(grips[side] + off - o_world, quat)
             return out
 
-        both = lambda off: palms({"left": np.asarray(off, float),  # noqa: E731
-                                  "right": np.asarray(off, float)})
+        def lr(left, right) -> dict[str, WristTarget]:
+            return palms({"left": np.asarray(left, float), "right": np.asarray(right, float)})
+
         return [
-            # down in front of the table's edge, then in front of the tabs and a little low,
-            # thumb and index apart
-            Phase(0.9, both([-0.12, 0.0, 0.03]), {"left": ("pinch", 0.5),
-                                                  "right": ("pinch", 0.5)}),
-            Phase(0.6, both([-0.06, 0.0, -0.012])),
-            # slide in: the index passes under the tab, the thumb over it
-            Phase(0.7, both([0.0, 0.0, -0.012])),
-            Phase(0.3, both([0.0, 0.0, 0.0])),
-            Phase(0.6, {}, {"left": ("pinch", 1.0), "right": ("pinch", 1.0)}),
-            # pull the lips apart: the top one up and back, the bottom one down over the edge
-            Phase(2.0, palms({"left": np.array([0.0, 0.0, PULL_UP]),
-                              "right": np.array([0.0, 0.0, -PULL_DOWN])})),
+            # down in front of the table's edge; the left hand a little low with thumb and
+            # index apart, the right hand closed and above its tab
+            Phase(0.9, lr([-0.12, 0.0, 0.03], [-0.12, 0.0, 0.08]),
+                  {"left": ("pinch", 0.5), "right": ("pinch", 1.0)}),
+            Phase(0.6, lr([-0.06, 0.0, -0.012], [0.0, 0.0, 0.05])),
+            # the left index slides under the top tab, the thumb over it; the right thumb and
+            # index come down on the bottom tab
+            Phase(0.7, lr([0.0, 0.0, -0.012], [0.0, 0.0, PRESS_Z + 0.015])),
+            Phase(0.3, lr([0.0, 0.0, 0.0], [0.0, 0.0, PRESS_Z])),
+            Phase(0.6, {}, {"left": ("pinch", 1.0)}),
+            # pull the lips apart: the top one up, the bottom one pressed down over the edge
+            Phase(2.0, lr([0.0, 0.0, PULL_UP], [0.0, 0.0, PRESS_Z - PULL_DOWN])),
             Phase(1.0, {}),
         ]
 
@@ -400,8 +402,9 @@ class ZipBagOpen(Task):
 # Pinch aim in the tab's frame (m): the lifting hand a little high, so its index carries the
 # tab; the holding hand a little low, so its thumb presses the tab down.
 GRIP_IN_TAB = {"left": np.array([0.01 - TAB_HALF[0], 0.0, 0.006]),
-               "right": np.array([0.01 - TAB_HALF[0], 0.0, -0.01])}
-PULL_UP, PULL_DOWN = 0.16, 0.06  # how far the hands move the lips apart (m)
+               "right": np.array([0.015 - TAB_HALF[0], 0.0, 0.0])}
+PULL_UP, PULL_DOWN = 0.16, 0.04  # how far the hands move the lips apart (m)
+PRESS_Z = 0.012  # the closed right pinch this far above the bottom tab's centre presses on it
 SQUEEZE_FROM_PHASE = 4  # the plan's phase that closes the pinches
 SQUEEZE_NM = 0.3  # extra flexion torque on thumb and index joints while pinching (N·m)
 _SQUEEZE_JOINTS = ("thumb_cmc", "thumb_mcp", "thumb_ip", "index_mcp", "index_pip", "index_dip")
