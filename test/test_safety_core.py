@@ -20,7 +20,7 @@ from humanoid_manip.safety import (
 )
 
 DT = 0.002
-PROPS = settings(max_examples=60, deadline=None,
+PROPS = settings(max_examples=40, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture,
                                         HealthCheck.too_slow])
 
