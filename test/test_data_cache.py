@@ -96,3 +96,33 @@ def test_dagger_episodes_are_labelled_with_the_expert_request(tmp_path, robot):
     ep = read_episode(tmp_path / "ds" / "d.mcap", images=False)
     i = np.searchsorted(ep.command_t, reader.arrays[0]["t"] - 1e-9)
     np.testing.assert_allclose(batch["torque"], 0.5 * ep.command[i], rtol=1e-5, atol=1e-6)
+
+
+def test_fast_cdr_codec_agrees_with_the_generic_one():
+    """The numpy encoders/decoders the cache build relies on, against mcap-ros2's own."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from mcap_ros2._dynamic import generate_dynamic, serialize_dynamic
+
+    from humanoid_manip.data import cdr
+    from humanoid_manip.data.msgdefs import schema_text
+
+    js = "sensor_msgs/msg/JointState"
+    enc = serialize_dynamic(js, schema_text(js))[js]
+    dec = generate_dynamic(js, schema_text(js))[js]
+    floats = st.lists(st.floats(allow_nan=False, width=64), max_size=5)
+
+    @settings(max_examples=60, deadline=None)
+    @given(names=st.lists(st.text("abc_xyz", max_size=9), max_size=5), q=floats, e=floats,
+           t=st.integers(0, 2**40))
+    def check(names, q, e, t):
+        msg = {"header": {"stamp": {"sec": t // 10**9, "nanosec": t % 10**9}, "frame_id": ""},
+               "name": names, "position": q, "velocity": [], "effort": e}
+        data = cdr.joint_state_cdr(t, names, q, [], e)
+        assert bytes(enc(msg)) == data
+        stamp, n, q2, v2, e2 = cdr.read_joint_state(data, tuple(names))
+        assert list(n) == names and q2.tolist() == q and e2.tolist() == e and len(v2) == 0
+        assert stamp == pytest.approx(t * 1e-9)
+        assert list(dec(data).position) == q
+
+    check()
