@@ -38,7 +38,9 @@ class SimNode(Node):
     controller has sent a command, each step waits for the command that answers the previous
     step's joint state (up to lockstep_timeout_s of wall time), as a 500 Hz ros2_control loop
     would see it: one period of delay, however slow the CPU, instead of a delay that grows
-    with rendering and scheduling hiccups.
+    with rendering and scheduling hiccups. Commands that stop for a second end the lockstep.
+    Until the first command arrives the robot's joints are braked at their start pose (as a
+    real arm's brakes hold it until its drives are enabled); the rest of the world moves.
     """
 
     def __init__(self):
@@ -46,7 +48,7 @@ class SimNode(Node):
         p = {name: self.declare_parameter(name, default).value for name, default in (
             ("task", "pick_place"), ("seed", 0), ("real_time_factor", 1.0), ("render", True),
             ("steps_per_tick", 1), ("joint_state_every", 1), ("auto_reset", True),
-            ("lockstep", True), ("lockstep_timeout_s", 0.05),
+            ("lockstep", True), ("lockstep_timeout_s", 0.5), ("brake_until_command", True),
             ("log_period_s", 5.0), ("diagnostics_period_s", 1.0))}
         from humanoid_manip.sim import Simulation
 
@@ -90,6 +92,7 @@ class SimNode(Node):
         self.create_timer(p["diagnostics_period_s"], self._publish_diagnostics, clock=steady)
         if p["log_period_s"] > 0:
             self.create_timer(p["log_period_s"], self._log_status, clock=steady)
+        self.brake_pose = self.sim.joint_state().position
         self._anchor()
         self._rtf_window = (time.perf_counter(), self.sim_time)
         self.rtf = float("nan")
@@ -130,11 +133,15 @@ class SimNode(Node):
             self._step()
         if n > 0:
             self.last_step_wall = time.perf_counter()
-            self.waiting = bool(self.p["lockstep"]) and self.commands_received > 0
+            flowing = time.perf_counter() - self.command_wall_time < 1.0
+            self.waiting = bool(self.p["lockstep"]) and flowing
 
     def _step(self) -> None:
         sim = self.sim
         sim.step(self.command)
+        if self.commands_received == 0 and self.p["brake_until_command"]:
+            sim.data.qpos[sim.index.qpos] = self.brake_pose
+            sim.data.qvel[sim.index.dof] = 0.0
         self.steps += 1
         stamp = convert.seconds_to_time(self.sim_time)
         self.clock_pub.publish(ClockMsg(clock=stamp))
