@@ -61,6 +61,7 @@ def dataset(tmp_path_factory, robot):
                     defects=Defects(drop_frames=(0.3, 0.6)))
     write_synthetic(d / "backwards.mcap", robot, SECONDS, defects=Defects(backwards_at_s=0.4))
     write_synthetic(d / "gapped.mcap", robot, SECONDS, defects=Defects(gap=(0.5, 0.6)))
+    write_synthetic(d / "small_frames.mcap", robot, 0.2, image_size=(64, 48))
     write_synthetic(d / "saturated.mcap", robot, SECONDS, defects=Defects(saturate=True))
     write_synthetic(d / "no_outcome.mcap", robot, SECONDS, defects=Defects(no_outcome=True))
     meta = episode_metadata("pick_place", 1, {"type": "expert"}, sim=False, robot=robot)
@@ -127,6 +128,13 @@ def test_gapped_timestamps(dataset):
     gaps = [f.message for f in report.of("gapped.mcap") if f.check == "timestamps"]
     assert len(gaps) == 2  # joint states and applied torques
     assert all("1 gap(s)" in m and "longest 0.102 s at 0.498 s" in m for m in gaps), gaps
+
+
+def test_wrong_image_size(dataset):
+    _, report, _ = dataset
+    cams = [f for f in report.of("small_frames.mcap") if f.check == "cameras"]
+    assert len(cams) == 3 and all(f.severity == "error" for f in cams)
+    assert "frames are rgb8 64x48, the policy takes rgb8 96x96" in cams[0].message
 
 
 def test_saturation_missing_outcome_and_lineage(dataset):

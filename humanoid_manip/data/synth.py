@@ -46,14 +46,15 @@ def write_synthetic(path: str | os.PathLike, robot, seconds: float = 2.0, seed: 
                     task: str = "pick_place", defects: Defects | None = None,
                     metadata: Mapping[str, Any] | None = None, success: bool = True,
                     rate_hz: float | None = None, images: bool = True,
-                    request_scale: float | None = None) -> Path:
+                    request_scale: float | None = None,
+                    image_size: tuple[int, int] | None = None) -> Path:
     """A moving episode: joint states and torques at rate_hz (physics rate), three cameras;
     with request_scale, torque requests too (request_scale x the applied torque)."""
     d = defects or Defects()
     rng = np.random.default_rng(seed)
     rate = rate_hz or robot.rates.physics_hz
     cam_hz = robot.rates.camera_hz
-    h, w = robot.image.height, robot.image.width
+    w, h = image_size if image_size else (robot.image.width, robot.image.height)
     n = robot.n
     phase = rng.uniform(0, 2 * np.pi, n)
     amp = 0.05 + 0.1 * rng.random(n)

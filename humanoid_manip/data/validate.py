@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -305,21 +306,39 @@ def check_episode(ep: Episode, robot, cfg: ValidateConfig) -> list[tuple[str, st
 # -- replay -----------------------------------------------------------------------------------
 def first_frames(path: str | os.PathLike, cameras) -> dict[str, tuple[float, np.ndarray]]:
     """The first recorded frame of each camera (time s, H×W×3), without reading the rest."""
+    out = {}
+    for cam, (t, msg) in _first_images(path, cameras).items():
+        if msg.encoding == "rgb8" and len(msg.data) == msg.height * msg.width * 3:
+            frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)
+            out[cam] = (t, frame)
+    return out
+
+
+def _first_images(path, cameras) -> dict[str, tuple[float, Any]]:
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
 
     topics = [f"/{c}/image_raw" for c in cameras]
-    out: dict[str, tuple[float, np.ndarray]] = {}
+    out: dict[str, tuple[float, Any]] = {}
     with open(path, "rb") as f:
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
         for _s, channel, message, msg in reader.iter_decoded_messages(topics=topics):
             cam = channel.topic.strip("/").split("/")[0]
-            if cam not in out:
-                frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height,
-                                                                        msg.width, 3)
-                out[cam] = (message.log_time * 1e-9, frame)
+            out.setdefault(cam, (message.log_time * 1e-9, msg))
             if len(out) == len(topics):
                 break
+    return out
+
+
+def check_image_format(path, robot) -> list[tuple[str, str, str]]:
+    """Each camera's frames must be rgb8 at the image size of config/robot.yaml."""
+    want = (robot.image.height, robot.image.width)
+    out = []
+    for cam, (_t, msg) in _first_images(path, robot.camera_names).items():
+        if msg.encoding != "rgb8" or (msg.height, msg.width) != want:
+            out.append(("error", "cameras", f"{cam}: frames are {msg.encoding} "
+                        f"{msg.width}x{msg.height}, the policy takes rgb8 "
+                        f"{want[1]}x{want[0]} (config/robot.yaml image)"))
     return out
 
 
@@ -478,6 +497,10 @@ def validate_episode(path: Path, robot, cfg: ValidateConfig, replay: bool = True
     except EpisodeFileError as exc:
         return [Finding(name, "error", "file", str(exc))]
     found = check_episode(ep, robot, cfg)
+    try:
+        found.extend(check_image_format(path, robot))
+    except Exception as exc:  # noqa: BLE001 - the mcap library raises many kinds
+        found.append(("error", "cameras", f"camera frames cannot be decoded: {exc}"))
     if replay and cfg.replay:
         # replay reads the torques in time order
         ordered = ep if np.all(np.diff(ep.command_t) > 0) else read_episode(path, images=False)
