@@ -6,6 +6,8 @@
    kinematics, self-collision and every limit), in two situations: the robot held at its home
    pose with a 100 Hz policy (the common tick: nothing near a limit), and the closed-loop test's
    random full-effort policy in simulation (barriers, zones and velocity limits acting).
+   "At home" lifts the fingers out of their soft zones and requests the hold torque, so no
+   function intervenes: the common tick.
    Target: median under 100 µs on this machine. The MuJoCo calls alone (kinematics, bias
    torque, collision pass) are timed too, to show the floor under the Python around them.
 2. safety_monitor_node at 500 Hz, ACTIVE, fed 500 Hz joint states and 100 Hz requests by this
@@ -49,21 +51,35 @@ def _stats_us(samples_s) -> dict:
             "mean_us": float(a.mean()), "n": int(a.size)}
 
 
+def steady_pose(robot, config) -> np.ndarray:
+    """Home, with the fingers lifted out of their soft zones (home has them at their limit)."""
+    margin = config.position.soft_zone + 0.05
+    return np.clip(robot.home, robot.lower + margin, robot.upper - margin)
+
+
 def core_at_home(robot, config, ticks: int) -> dict:
-    """Per-tick cost with the robot still at home and a fresh request every 5th tick."""
+    """Per-tick cost, robot still at home, a policy asking for the hold torque at 100 Hz."""
+    from humanoid_manip.robot import RobotDynamics
+
     mon = SafetyMonitor(robot, config)
     zeros = np.zeros(robot.n)
-    mon.tick(0.0, None, JointState(robot.names, robot.home, zeros, 0.0))
+    q = steady_pose(robot, config)
+    dyn = RobotDynamics(robot)
+    dyn.set_state(q, zeros)
+    hold = dyn.bias_torque()
+    mon.tick(0.0, None, JointState(robot.names, q, zeros, 0.0))
     mon.enable()
     times = []
     for k in range(1, ticks + 1):
         t = k * 0.002
-        req = TorqueRequest(robot.names, zeros, t) if k % 5 == 0 else None
-        state = JointState(robot.names, robot.home, zeros, t)
+        req = TorqueRequest(robot.names, hold, t) if k % 5 == 0 else None
+        state = JointState(robot.names, q, zeros, t)
         t0 = time.perf_counter()
         mon.tick(t, req, state)
         times.append(time.perf_counter() - t0)
-    return _stats_us(times[ticks // 10:])
+    out = _stats_us(times[ticks // 10:])
+    out["interventions"] = dict(mon.counts)
+    return out
 
 
 def mujoco_floor(robot, config, ticks: int) -> dict:
