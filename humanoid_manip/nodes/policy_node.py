@@ -16,7 +16,6 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from humanoid_manip import paths
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
 from humanoid_manip.policy import LatencyStats, PolicyRuntime, TickMonitor, load_policy_config
@@ -40,19 +39,7 @@ class PolicyNode(Node):
                                  provider=p["provider"] or None, threads=p["threads"] or None,
                                  task=p["task"] or None, rate_hz=p["rate_hz"] or None)
         self.cfg = cfg
-        robot = load_robot()
-        if cfg.model:
-            self.runtime = PolicyRuntime(paths.resolve(cfg.model), robot, provider=cfg.provider,
-                                         threads=cfg.threads, task=cfg.task)
-        else:
-            from humanoid_manip.policy.demo import pd_policy
-
-            d = cfg.demo
-            model = pd_policy(robot, kp_scale=d.kp_scale, kd_scale=d.kd_scale, ki=d.ki,
-                              gravity=d.gravity, tasks=(cfg.task or "hold",))
-            self.runtime = PolicyRuntime(model.SerializeToString(), robot, provider=cfg.provider,
-                                         threads=cfg.threads, task=cfg.task,
-                                         source="built-in demo policy (PD to home + gravity)")
+        self.runtime = PolicyRuntime.from_config(cfg, load_robot())
         rt, c = self.runtime, self.runtime.contract
         self.rate_hz = cfg.rate_hz or c.control_rate_hz
         log = self.get_logger()

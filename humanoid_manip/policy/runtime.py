@@ -98,6 +98,23 @@ class PolicyRuntime:
         self._state = np.zeros((1, c.state_size), np.float32)
         self.n_joints = len(c.joint_names)
 
+    @classmethod
+    def from_config(cls, cfg, robot) -> PolicyRuntime:
+        """The file `cfg.model` names, or the built-in demo policy (cfg.demo) when it is empty."""
+        from humanoid_manip import paths
+
+        if cfg.model:
+            return cls(paths.resolve(cfg.model), robot, provider=cfg.provider,
+                       threads=cfg.threads, task=cfg.task)
+        from humanoid_manip.policy.demo import pd_policy
+
+        d = cfg.demo
+        model = pd_policy(robot, kp_scale=d.kp_scale, kd_scale=d.kd_scale, ki=d.ki,
+                          gravity=d.gravity, tasks=(cfg.task or "hold",))
+        return cls(model.SerializeToString(), robot, provider=cfg.provider,
+                   threads=cfg.threads, task=cfg.task,
+                   source="built-in demo policy (PD to home + gravity)")
+
     @property
     def camera_names(self) -> tuple[str, ...]:
         return self.contract.camera_names
