@@ -74,6 +74,9 @@ def episode_arrays(ep: Episode, cameras: Sequence[str], sample_hz: float) -> dic
     missing = [c for c in cameras if c not in ep.images]
     if missing:
         raise CacheError(f"{ep.path.name}: no frames from {', '.join(missing)}")
+    sizes = {ep.images[c][1].shape[1:] for c in cameras}
+    if len(sizes) > 1:
+        raise CacheError(f"{ep.path.name}: cameras have different image sizes {sorted(sizes)}")
     grid = np.arange(ep.command_t[0], ep.command_t[-1] + 1e-9, 1.0 / sample_hz)
     ci = np.unique(np.clip(np.searchsorted(ep.command_t, grid - 1e-9), 0,
                            len(ep.command_t) - 1))

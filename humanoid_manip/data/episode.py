@@ -311,8 +311,12 @@ def read_episode(path: str | os.PathLike, images: bool = True,
     ep.image_t = {c: np.asarray(ts) for c, (ts, _s, _f) in cams.items()}
     ep.image_stamp = {c: np.asarray(s) for c, (_t, s, _f) in cams.items()}
     if images:
-        ep.images = {c: (np.asarray(ts), np.stack(fr)) for c, (ts, _s, fr) in cams.items()
-                     if fr}
+        for c, (ts, _s, fr) in cams.items():
+            if not fr:
+                continue
+            if len({f.shape for f in fr}) > 1:
+                raise EpisodeFileError(f"{p}: {c} frames change size within the episode")
+            ep.images[c] = (np.asarray(ts), np.stack(fr))
     return ep
 
 

@@ -69,13 +69,18 @@ def _hold(t: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(t, at + 1e-9, side="right") - 1, 0, len(t) - 1)
 
 
-def episode_rows(ep: Episode, cameras, fps: int) -> dict[str, np.ndarray]:
+def episode_rows(ep: Episode, cameras, fps: int,
+                 size: tuple[int, int]) -> dict[str, np.ndarray]:
     """Frames, state and action of one episode on a fps grid from its start."""
     if not len(ep.t) or not len(ep.command_t):
         raise DatasetError(f"{ep.path.name}: no joint states or no applied torques")
     missing = [c for c in cameras if c not in ep.images]
     if missing:
         raise DatasetError(f"{ep.path.name}: no frames from {', '.join(missing)}")
+    h, w = size
+    wrong = [c for c in cameras if ep.images[c][1].shape[1:] != (h, w, 3)]
+    if wrong:
+        raise DatasetError(f"{ep.path.name}: {', '.join(wrong)} frames are not {w}x{h} rgb8")
     n = int(math.floor(ep.duration_s * fps + 1e-6)) + 1
     at = ep.start_s + np.arange(n) / fps
     ji, ci = _hold(ep.t, at), _hold(ep.command_t, at)
@@ -167,7 +172,7 @@ def export_lerobot(dataset: str | os.PathLike, out: str | os.PathLike,
     for f in tqdm(files, desc="export", unit="ep", disable=not progress):
         try:
             ep = read_episode(f)
-            rows = episode_rows(ep, cameras, fps_i)
+            rows = episode_rows(ep, cameras, fps_i, (robot.image.height, robot.image.width))
         except (EpisodeFileError, DatasetError) as exc:
             skipped.append(str(exc))
             continue
