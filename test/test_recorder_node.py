@@ -156,6 +156,7 @@ def test_recorded_episode_reads_back_in_two_readers(ros, robot, tmp_path):
         assert frames.shape[1:] == (96, 96, 3)
         # no frame lost: every frame published while recording is in the file
         assert len(t) >= sent, f"{cam}: {len(t)} frames recorded of {sent} sent"
+    assert np.all(np.diff(ep.t) > 0) and np.all(np.diff(ep.command_t) > 0)  # log times ordered
     rate = ep.counts["/joint_states"] / (ep.t[-1] - ep.t[0])
     assert 60 < rate < 130, f"joint states at {rate:.0f} Hz, published at 100"
 
@@ -201,3 +202,14 @@ def test_killed_recorder_leaves_a_recoverable_file(ros, robot, tmp_path):
     # up to the last whole chunk (256 KiB): at most about a second of three cameras is lost
     assert len(ep.images["head_camera"][0]) > 30
     assert len(ep.t) > 100
+
+
+def test_log_time_of_stamped_messages_is_their_header_stamp():
+    from rclpy.serialization import serialize_message
+
+    from humanoid_manip.nodes.recorder_node import stamp_ns
+
+    m = JointState()
+    m.header.stamp.sec, m.header.stamp.nanosec = 12, 345
+    assert stamp_ns(serialize_message(m)) == 12_000_000_345
+    assert stamp_ns(b"\x00\x01") == 0

@@ -7,11 +7,14 @@ carries no text). With auto_start, an episode starts at each sim /episode/start 
 seed come from the sim's /episode/start (or the task/seed parameters); operator, source and
 device from parameters. Every topic of docs/DESIGN.md is subscribed raw and written with its
 standard type, so `ros2 bag play` and the mcap and rosbags readers open the file; a killed
-recorder leaves a file that `humanoid-manip data recover` repairs.
+recorder leaves a file that `humanoid-manip data recover` repairs. Log times are the header
+stamp of stamped messages (the time the data is about) and the receive time of the others,
+kept strictly increasing per topic.
 """
 from __future__ import annotations
 
 import json
+import struct
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -31,6 +34,21 @@ RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 RELIABLE_TOPICS = ("/policy/torque_request", "/effort_controller/commands", "/safety/events")
+
+
+# Types whose serialized form starts with a std_msgs/Header: their stamp is the log time.
+STAMPED_TYPES = {"sensor_msgs/msg/JointState", "sensor_msgs/msg/Image",
+                 "sensor_msgs/msg/CameraInfo", "geometry_msgs/msg/PoseStamped",
+                 "geometry_msgs/msg/PoseArray"}
+
+
+def stamp_ns(cdr: bytes) -> int:
+    """header.stamp of a serialized stamped message (after the 4-byte CDR encapsulation)."""
+    if len(cdr) < 12:
+        return 0
+    sec, nanosec = struct.unpack_from("<iI", cdr, 4) if cdr[1] == 1 else \
+        struct.unpack_from(">iI", cdr, 4)
+    return sec * 1_000_000_000 + nanosec
 
 
 def _message_class(ros_type: str):
@@ -56,6 +74,7 @@ class RecorderNode(Node):
                              "seed": p["seed"] if p["seed"] >= 0 else None}
         self.episodes = 0
         self._auto_started = False
+        self._last_t: dict[str, int] = {}
         for topic in RECORDED_TOPICS:
             qos = RELIABLE if topic in RELIABLE_TOPICS else SENSOR
             self.create_subscription(_message_class(TOPIC_TYPES[topic]), topic,
@@ -74,9 +93,19 @@ class RecorderNode(Node):
         return self.get_clock().now().nanoseconds
 
     def _writer_for(self, topic: str):
+        stamped = TOPIC_TYPES[topic] in STAMPED_TYPES
+
         def on_message(data: bytes) -> None:
-            if self.writer is not None:
-                self.writer.write_cdr(topic, data, self._now_ns())
+            if self.writer is None:
+                return
+            t = stamp_ns(data) if stamped else 0
+            if t <= 0:
+                t = self._now_ns()
+            last = self._last_t.get(topic, -1)
+            if t <= last:  # same clock tick (sim time moves in 2 ms steps): keep order
+                t = last + 1
+            self._last_t[topic] = t
+            self.writer.write_cdr(topic, data, t)
         return on_message
 
     def _on_episode_start(self, msg: String) -> None:
@@ -111,6 +140,7 @@ class RecorderNode(Node):
                                 {k: v for k, v in self.episode_info.items()
                                  if k not in ("task", "seed")})
         self.writer = EpisodeWriter(episode_path(self.p["out_dir"], task, seed), meta)
+        self._last_t = {}
         self._auto_started = True
         self.outcome = None
         self.note = ""
