@@ -70,9 +70,9 @@ class SelfCollisionModel:
             return []
         con = data.contact
         dist = con.dist
-        close = np.flatnonzero(dist < self.margin)
-        if close.size == 0:
+        if dist.min() >= self.margin:  # the collider reports some pairs a little beyond it
             return []
+        close = np.flatnonzero(dist < self.margin)
         geom_body = self.model.geom_bodyid
         g1, g2, pos, frame = con.geom1, con.geom2, con.pos, con.frame
         best: dict[tuple[int, int], Proximity] = {}

@@ -56,6 +56,14 @@ class SafetyMonitor:
         self.box_min = {s: np.array(box[s].min) for s in SIDES}
         self.box_max = {s: np.array(box[s].max) for s in SIDES}
         self._palm_ids = np.array([self.palm_site[s] for s in SIDES])
+        self._inv_limit = 1.0 / self.limit
+        self._zone_mid = 0.5 * (self.zone_hi + self.zone_lo)
+        self._zone_half = 0.5 * (self.zone_hi - self.zone_lo)
+        self._qpos_idx, self._dof_idx = self.dyn.index.qpos, self.dyn.index.dof
+        self._rne = np.zeros(self.model.nv)
+        self._inv_vmax = 1.0 / self.vmax
+        self._zero = np.zeros(robot.n)
+        self._zero.setflags(write=False)
         self._box_min = np.array([self.box_min[s] for s in SIDES])
         self._box_max = np.array([self.box_max[s] for s in SIDES])
         self._canonical = robot.names
@@ -186,7 +194,7 @@ class SafetyMonitor:
         return TickResult(torque.copy(), self.mode, self._events)
 
     def _torque(self, now: float, state: JointState | None) -> np.ndarray:
-        zero = np.zeros(self.robot.n)
+        zero = self._zero
         if state is not None:
             self._state_seen = True
         q_dq = self._read_state(now, state)
@@ -197,8 +205,9 @@ class SafetyMonitor:
         if q_dq is None:
             return zero  # no joint state yet: nothing to hold with, torque stays off
         q, dq = q_dq
-        self._upper_zone, self._lower_zone = q > self.zone_hi, q < self.zone_lo
-        self._in_zone = self._upper_zone.any() or self._lower_zone.any()
+        self._in_zone = (np.abs(q - self._zone_mid) > self._zone_half).any()
+        if self._in_zone:
+            self._upper_zone, self._lower_zone = q > self.zone_hi, q < self.zone_lo
         beyond = self._beyond_hard_limit(q) if self._in_zone else []
         if beyond and self.mode != Mode.STOPPING:
             self._stop(now, "joint(s) beyond hard limit: " + ", ".join(beyond),
@@ -221,28 +230,48 @@ class SafetyMonitor:
                                         f"{self.config.ramp_time:g} s")
             self._ramp_start = now
 
-        self.dyn.set_state(q, dq)
-        bias = self.dyn.bias_torque()
-        hold = bias - self.kd_hold * dq
+        bias = self._bias_torque(q, dq)
         if self.mode == Mode.ACTIVE:
             cmd = self._request
             alpha = (now - self._ramp_start) / self.config.ramp_time
             if alpha < 1.0:
+                hold = bias - self.kd_hold * dq
                 cmd = hold + max(alpha, 0.0) * (cmd - hold)
-            over = np.abs(cmd) > self.limit
-            if over.any():
-                self._intervene("torque_limit", "request above the torque limit", over, cmd)
         elif self.mode == Mode.STOPPING:
             cmd = bias - self.kd_stop * dq
         else:
-            cmd = hold
-        cmd = np.minimum(np.maximum(cmd, -self.limit), self.limit)
+            cmd = bias - self.kd_hold * dq
+        if (np.abs(cmd) * self._inv_limit).max() > 1.0:
+            if self.mode == Mode.ACTIVE:
+                self._intervene("torque_limit", "request above the torque limit",
+                                np.abs(cmd) > self.limit, cmd)
+            cmd = np.minimum(np.maximum(cmd, -self.limit), self.limit)
         cmd = self._rate_limit(now, cmd)
-        net = cmd - bias
-        net = self._cartesian(net, dq, bias)
-        net = self._velocity_limit(net, dq)
+        constraints = self._cartesian_constraints()
+        too_fast = (np.abs(dq) * self._inv_vmax).max() > 1.0
+        if not (constraints or too_fast or self._in_zone):
+            return cmd  # nothing near a limit: the limited command as it is
+        net = cmd - bias  # the functions below act on the torque net of gravity and Coriolis
+        if constraints:
+            net = self._barriers(net, dq, bias, constraints)
+        if too_fast:
+            net = self._velocity_limit(net, dq)
         net = self._position_zones(net, q, dq)
         return np.minimum(np.maximum(bias + net, -self.limit), self.limit)
+
+    def _bias_torque(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        """Gravity + Coriolis at (q, dq), canonical order; leaves kinematics in self.data.
+
+        RobotDynamics.set_state + bias_torque, inlined: every robot dof is set, so no zeroing.
+        """
+        data = self.data
+        data.qpos[self._qpos_idx] = q
+        data.qvel[self._dof_idx] = dq
+        mujoco.mj_kinematics(self.model, data)
+        mujoco.mj_comPos(self.model, data)
+        mujoco.mj_comVel(self.model, data)
+        mujoco.mj_rne(self.model, data, 0, self._rne)
+        return self._rne[self._dof_idx]
 
     # --------------------------------------------------------------------- the functions
     def _rate_limit(self, now: float, cmd: np.ndarray) -> np.ndarray:
@@ -282,8 +311,6 @@ class SafetyMonitor:
     def _velocity_limit(self, net: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """Above the velocity limit: nothing that speeds the joint up, damping on the excess."""
         over = np.abs(dq) > self.vmax
-        if not over.any():
-            return net
         excess = dq - np.minimum(np.maximum(dq, -self.vmax), self.vmax)
         bound = -self.kd_vel * excess
         out = np.where(over & (dq > 0), np.minimum(net, bound), net)
@@ -291,9 +318,9 @@ class SafetyMonitor:
         self._intervene("velocity_limit", "joint above its velocity limit", over, dq)
         return out
 
-    def _cartesian(self, net: np.ndarray, dq: np.ndarray, bias: np.ndarray) -> np.ndarray:
-        """Workspace box and self-collision: barrier forces before the margin is crossed."""
-        constraints = []  # (jacobian row in dof order, distance, margin)
+    def _cartesian_constraints(self) -> list:
+        """Palm faces and body pairs inside their margins: (Jacobian row, distance, margin)."""
+        constraints = []
         ws_margin = self.config.workspace.margin
         palms = self.data.site_xpos[self._palm_ids]
         inside = np.concatenate([palms - self._box_min, self._box_max - palms], axis=1)
@@ -323,8 +350,11 @@ class SafetyMonitor:
             self._intervene("self_collision", f"{a} and {b} closer than the margin",
                             key=f"self_collision:{a}:{b}",
                             values={"bodies": [a, b], "distance": prox.distance})
-        if not constraints:
-            return net
+        return constraints
+
+    def _barriers(self, net: np.ndarray, dq: np.ndarray, bias: np.ndarray,
+                  constraints: list) -> np.ndarray:
+        """The smallest forces (inertia metric) that make each separation accelerate enough."""
         mujoco.mj_crb(self.model, self.data)
         mujoco.mj_factorM(self.model, self.data)
         nv = self.model.nv
@@ -428,9 +458,9 @@ class SafetyMonitor:
             order = np.array([self._name_index[x] for x in names])
             effort = effort[np.argsort(order)]
             names = self._canonical
-        bad = ~np.isfinite(effort)
-        if bad.any():
-            return "non-finite effort (NaN/Inf)", tuple(names[i] for i in np.flatnonzero(bad))
+        if not np.isfinite(effort.sum()):  # NaN/Inf somewhere (or a sum that overflows)
+            bad = np.flatnonzero(~np.isfinite(effort))
+            return "non-finite effort (NaN/Inf)", tuple(names[i] for i in bad)
         if not request.stamp > 0:
             return "no stamp (header stamp is zero)", ()
         age = now - request.stamp
