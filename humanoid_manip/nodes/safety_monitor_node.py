@@ -66,10 +66,10 @@ class SafetyMonitorNode(Node):
         self.command_pub = self.create_publisher(Float64MultiArray, COMMAND_TOPIC, RELIABLE_1)
         self.events_pub = self.create_publisher(String, "/safety/events", EVENTS_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(JointStateMsg, "/joint_states", self._on_joint_state,
-                                 qos_profile_sensor_data)
-        self.create_subscription(JointStateMsg, "/policy/torque_request", self._on_request,
-                                 RELIABLE_1)
+        self._state_sub = self.create_subscription(
+            JointStateMsg, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
+        self._request_sub = self.create_subscription(
+            JointStateMsg, "/policy/torque_request", self._on_request, RELIABLE_1)
         self.create_subscription(Bool, "/safety/estop", self._on_estop, LATCHED)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/enable", self._on_enable)
@@ -112,12 +112,27 @@ class SafetyMonitorNode(Node):
         if self._last_wall is not None:
             self._tick_wall.append(wall - self._last_wall)
         self._last_wall = wall
+        self._take_waiting(self._state_sub, self._on_joint_state)
+        self._take_waiting(self._request_sub, self._on_request)
         request, self._request = self._request, None
         result = self.monitor.tick(self._now(), request, self._state)
         self.command_pub.publish(convert.torque_command_msg(result.torque, self._command))
         for event in result.events:
             self.events_pub.publish(convert.safety_event_msg(event))
         self._tick_cost.append(time.perf_counter() - wall)
+
+    @staticmethod
+    def _take_waiting(sub, callback) -> None:
+        """Run `callback` on messages already waiting for `sub`, before the tick uses them.
+
+        rclpy's executor runs ready timers before ready subscriptions, so after this process was
+        descheduled for a while the tick would judge the joint states stale (and the requests
+        timed out) while fresh ones wait in the queue. Those are the publisher's, delivered in
+        time; the lateness is ours, and the loop-overrun watchdog reports it.
+        """
+        with sub.handle:
+            while (taken := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
+                callback(taken[0])
 
     def _check_graph(self) -> None:
         me = (self.get_namespace().rstrip("/"), self.get_name())
