@@ -15,7 +15,7 @@ TRAIN_YAML = "train.yaml"
 class ModelConfig:
     """The network's shape; robot-given sizes (joints, cameras, image) are not here."""
 
-    channels: tuple[int, ...] = (16, 32, 32, 32)  # conv layers, stride 2 each
+    channels: tuple[int, ...] = (8, 16, 32, 32)  # conv layers, stride 2 each
     groups: int = 4  # GroupNorm groups per conv layer
     image_features: int = 64  # per camera
     task_dim: int = 16
