@@ -120,7 +120,7 @@ def test_an_episode_file_becomes_arrays_at_the_policy_rate(tmp_path, robot):
 
 def test_windows_come_from_the_training_cache(tmp_path, robot):
     """The data package's cache (memory-mapped per-episode arrays) feeds the window sampler."""
-    from humanoid_manip.data.cache import build_cache
+    from humanoid_manip.data.cache import CacheReader, build_cache
     from humanoid_manip.data.synth import write_synthetic
 
     write_synthetic(tmp_path / "a.mcap", robot, 1.0, seed=1)
@@ -133,3 +133,9 @@ def test_windows_come_from_the_training_cache(tmp_path, robot):
     assert batch.frames.shape[2:] == (3, 96, 96, 3) and batch.proprio.shape[2] == 2 * robot.n
     with pytest.raises(TrainingDataError, match="rebuild it"):
         episodes_from_cache(tmp_path / ".cache", rate_hz=50.0)
+    # the reader's own shuffled single-sample batches fit too, as one-tick sequences
+    reader = CacheReader(tmp_path / ".cache")
+    src = IterableSource(lambda: reader.batches(4, seed=0, prefetch=0))
+    one = src.batch(0)
+    assert one.frames.shape == (4, 1, 3, 96, 96, 3) and one.proprio.shape == (4, 1, 2 * robot.n)
+    assert one.size == 4 and src.batch(50).frame_of.shape == (4, 1)  # wraps to a new epoch

@@ -111,9 +111,17 @@ class Batch:
 
 
 def as_batch(m: Batch | Mapping) -> Batch:
-    """A Batch from a mapping: `frames` + `frame_of`, or per-tick `images` [B, T, N, H, W, 3]."""
+    """A Batch from a mapping: `frames` + `frame_of`, or per-tick `images` [B, T, N, H, W, 3].
+
+    Single-tick batches (images [B, N, H, W, 3], proprio [B, 2J], torque [B, J], as the data
+    cache's CacheReader.batches() serves them) become sequences of one tick.
+    """
     if isinstance(m, Batch):
         return m
+    if "images" in m and np.ndim(m["proprio"]) == 2:
+        m = {**m, "images": np.asarray(m["images"])[:, None],
+             "proprio": np.asarray(m["proprio"])[:, None],
+             "torque": np.asarray(m["torque"])[:, None]}
     try:
         if "frames" in m:
             frames, frame_of = np.asarray(m["frames"]), np.asarray(m["frame_of"], np.int64)
