@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("output", help=".onnx file to write")
     v = sub.add_parser("eval", help="run a policy file in the simulation through the policy "
                        "runtime and the safety monitor; success rate, progress, interventions")
-    v.add_argument("--policy", help=f"policy file (default: the shipped one, {SHIPPED})")
+    v.add_argument("--policy", help="policy file (default: what the stack runs: "
+                   f"config/policy.yaml model, else the shipped {SHIPPED})")
     v.add_argument("--task", required=True)
     v.add_argument("--episodes", type=int, default=10)
     v.add_argument("--seed", type=int, default=EVAL_SEED, help="first seed (default "
@@ -98,14 +99,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval(args: argparse.Namespace, robot) -> int:
+def _default_policy() -> str:
+    """What the stack runs by default: config/policy.yaml `model`, else the shipped file."""
     from humanoid_manip import paths
+    from humanoid_manip.learn.evaluate import EvaluationError
+    from humanoid_manip.policy.config import load_policy_config
+
+    cfg = load_policy_config()
+    if cfg.model:
+        return str(paths.resolve(cfg.model))
+    shipped = paths.share_dir() / SHIPPED
+    if not shipped.is_file():
+        raise EvaluationError(f"no --policy given, config/policy.yaml names no model and there "
+                              f"is no shipped policy ({shipped}); pass --policy FILE")
+    return str(shipped)
+
+
+def _eval(args: argparse.Namespace, robot) -> int:
     from humanoid_manip.learn.evaluate import EvaluationError, evaluate
 
-    policy = args.policy or str(paths.share_dir() / SHIPPED)
+    policy = args.policy or _default_policy()
     if not Path(policy).is_file():
-        raise EvaluationError(f"policy file not found: {policy}" + (
-            "" if args.policy else " (no shipped policy yet; pass --policy FILE)"))
+        raise EvaluationError(f"policy file not found: {policy}")
     report = evaluate(policy, args.task, args.episodes, args.seed, out_dir=args.out,
                       videos=args.videos if args.out else 0, robot=robot,
                       progress=not args.json, time_limit_s=args.time_limit)

@@ -147,7 +147,7 @@ def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
         video=str(video) if video else None)
 
 
-def evaluate(policy: str | os.PathLike, task: str, episodes: int, seed: int, *,
+def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: int, *,
              out_dir: str | os.PathLike | None = None, videos: int = 1, robot=None,
              allow_training_seeds: bool = False, progress: bool = False,
              time_limit_s: float | None = None) -> dict:
@@ -166,6 +166,7 @@ def evaluate(policy: str | os.PathLike, task: str, episodes: int, seed: int, *,
 
     robot = robot or load_robot()
     runtime = PolicyRuntime(policy, robot, provider="cpu", task=task)
+    name = runtime.source if isinstance(policy, bytes) else str(policy)
     seeds = list(range(seed, seed + episodes))
     used = training_seeds(runtime.contract.lineage, task) & set(seeds)
     if used and not allow_training_seeds:
@@ -185,12 +186,12 @@ def evaluate(policy: str | os.PathLike, task: str, episodes: int, seed: int, *,
             video = out / f"{task}_seed{s}.mp4" if out and i < videos else None
             reports.append(run_episode(sim, runtime, SafetyMonitor(robot, safety), s, video))
     lineage = runtime.contract.lineage
-    manifest = new_manifest("evaluation", {"policy": str(policy), "task": task, "seeds": seeds,
+    manifest = new_manifest("evaluation", {"policy": name, "task": task, "seeds": seeds,
                                            "time_limit_s": sim.time_limit_s},
                             parents=[lineage["id"]] if lineage.get("id") else [], robot=robot)
     result = {
         "task": task,
-        "policy": str(policy),
+        "policy": name,
         "checkpoint": lineage.get("id"),
         "seeds": seeds,
         "episodes": [asdict(r) for r in reports],
