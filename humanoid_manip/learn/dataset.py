@@ -310,6 +310,13 @@ def episodes_from_cache(cache, task_names: Sequence[str] | None = None,
         raise TrainingDataError(
             f"{reader.cache} was sampled at {index_hz:g} Hz but the policy runs at {rate_hz:g} Hz"
             f"; rebuild it with config/data.yaml cache.sample_hz = {rate_hz:g}")
+    dagger = [e["file"] for e in reader.entries
+              if isinstance(e.get("source"), dict) and e["source"].get("type") == "dagger"]
+    if dagger:
+        raise TrainingDataError(
+            f"{len(dagger)} cached episode(s) are DAgger rounds ({dagger[:3]}): the cache's "
+            f"label is the applied torque, theirs is the expert's /policy/torque_request; read "
+            f"them with episode_arrays(label='request') (the flywheel does)")
     out = []
     for entry, arrays, task in zip(reader.entries, reader.arrays, reader.task_of):
         out.append(EpisodeArrays(arrays["images"], np.asarray(arrays["frame"], np.int64),
