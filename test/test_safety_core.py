@@ -310,3 +310,19 @@ def test_config_is_strict(robot):
                  "ramp_time", "cartesian_kp", "cartesian_kd", "overrun_periods"):
         assert f"{name}:" in text, name
     assert load_safety_config().torque.limit_fraction <= 1.0
+
+
+def test_joint_states_in_any_order_or_with_extra_joints_are_read_by_name(robot, config):
+    mon, t = active_monitor(robot, config)
+    reference = mon.tick(t + DT, None, state(robot, robot.home, np.zeros(robot.n), t + DT))
+    perm = np.random.default_rng(0).permutation(robot.n)
+    names = tuple(robot.names[i] for i in perm) + ("left_knee",)
+    shuffled = JointState(names, np.append(robot.home[perm], 0.3), np.zeros(robot.n + 1),
+                          t + 2 * DT)
+    res = mon.tick(t + 2 * DT, None, shuffled)
+    assert res.mode == reference.mode
+    np.testing.assert_allclose(res.torque, reference.torque, atol=1e-9)
+    missing = JointState(robot.names[1:], robot.home[1:], np.zeros(robot.n - 1), t + 3 * DT)
+    res = mon.tick(t + 3 * DT, None, missing)
+    assert res.mode == Mode.FAULT and not res.torque.any()
+    assert "incomplete" in mon.fault_reason

@@ -87,6 +87,8 @@ class SafetyMonitor:
         self._state_seen = False
         self._q: np.ndarray | None = None
         self._in_zone = False
+        self._state_names: tuple[str, ...] = ()
+        self._state_take: np.ndarray | None = None
         self._upper_zone = self._lower_zone = np.zeros(robot.n, dtype=bool)
         self._last_state_time: float | None = None
         self._output = np.zeros(robot.n)
@@ -404,15 +406,18 @@ class SafetyMonitor:
             return None
         if tuple(state.names) == self._canonical:
             q, dq = np.asarray(state.position, float), np.asarray(state.velocity, float)
-        else:
-            try:
-                idx = np.array([self._name_index[n] for n in state.names])
-            except KeyError:
-                idx = None
-            q = np.full(self.robot.n, np.nan)
-            dq = np.full(self.robot.n, np.nan)
-            if idx is not None and len(idx) == len(state.position) == len(state.velocity):
-                q[idx], dq[idx] = state.position, state.velocity
+        else:  # another order, or more joints than ours (extra ones are ignored)
+            names = tuple(state.names)
+            if names != self._state_names:
+                self._state_names = names
+                where = {n: i for i, n in enumerate(names)}
+                self._state_take = (np.array([where[n] for n in self._canonical])
+                                    if all(n in where for n in self._canonical) else None)
+            q = dq = np.full(self.robot.n, np.nan)
+            if self._state_take is not None and \
+                    len(state.position) == len(state.velocity) == len(names):
+                q = np.asarray(state.position, float)[self._state_take]
+                dq = np.asarray(state.velocity, float)[self._state_take]
         if q.shape != (self.robot.n,) or dq.shape != (self.robot.n,) or \
                 not np.isfinite(q @ q + dq @ dq):  # one check for NaN/Inf (or absurd values)
             self._fault("joint state incomplete or not finite (needs every joint's position "
