@@ -1,5 +1,7 @@
 """The safety monitor core (no ROS): properties over any input, and each function's behaviour."""
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -326,3 +328,11 @@ def test_joint_states_in_any_order_or_with_extra_joints_are_read_by_name(robot, 
     res = mon.tick(t + 3 * DT, None, missing)
     assert res.mode == Mode.FAULT and not res.torque.any()
     assert "incomplete" in mon.fault_reason
+
+
+def test_demo_holds_the_robot_through_the_monitor_and_reports_it():
+    out = subprocess.run([sys.executable, "-m", "humanoid_manip", "demo", "--duration", "0.5"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "safety monitor: mode HOLD" in out.stdout
+    assert "interventions" in out.stdout and "palm drift" in out.stdout
