@@ -50,12 +50,10 @@ class DryerLayout:
         c, s = np.cos(a), np.sin(a)
         return self.hinge, np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
-    def drum_box(self) -> tuple[np.ndarray, np.ndarray]:
-        """Centre and half sizes of the drum's inside (a box behind the opening)."""
-        half = self.opening / 2 + RIM
-        depth = CABINET_DEPTH - 2 * WALL
-        return (np.array([self.front_x + WALL + depth / 2, self.center_y, self.center_z]),
-                np.array([depth / 2, half, half]))
+    @property
+    def floor_z(self) -> float:
+        """The drum's floor, flush with the opening's lower edge."""
+        return self.center_z - self.opening / 2
 
 
 def build_dryer(spec: mujoco.MjSpec, lay: DryerLayout, door_mass: float, hinge_damping: float,
@@ -72,26 +70,25 @@ def build_dryer(spec: mujoco.MjSpec, lay: DryerLayout, door_mass: float, hinge_d
     def box(name, center, half, rgba=white):
         cab.add_geom(name=name, type=BOX, pos=center, size=half, rgba=rgba)
 
-    floor_z = zc - half_drum  # the drum's floor, a little below the opening's lower lip
+    floor_z = zc - a / 2  # the drum's floor, flush with the opening's lower edge
+    ceil_z = zc + half_drum
+    mid_z, half_z = (floor_z + ceil_z) / 2, (ceil_z - floor_z) / 2
     box("dryer_base", [d2, 0, (floor_z - WALL) / 2], [d2, w2, (floor_z - WALL) / 2])
-    box("dryer_top", [d2, 0, (top + zc + half_drum) / 2], [d2, w2, (top - zc - half_drum) / 2])
+    box("dryer_top", [d2, 0, (top + ceil_z) / 2], [d2, w2, (top - ceil_z) / 2])
     for s in (-1, 1):  # cabinet sides beside the drum
-        box(f"dryer_side{'lr'[s > 0]}", [d2, s * (half_drum + (w2 - half_drum) / 2), zc],
-            [d2, (w2 - half_drum) / 2, half_drum + WALL])
+        box(f"dryer_side{'lr'[s > 0]}", [d2, s * (half_drum + (w2 - half_drum) / 2), mid_z],
+            [d2, (w2 - half_drum) / 2, half_z + WALL])
     grey = [0.55, 0.55, 0.58, 1]
     box("drum_floor", [d2, 0, floor_z - WALL / 2], [d2 - WALL, half_drum, WALL / 2], grey)
-    box("drum_ceiling", [d2, 0, zc + half_drum + WALL / 2], [d2 - WALL, half_drum, WALL / 2],
-        grey)
-    box("drum_back", [CABINET_DEPTH - WALL / 2, 0, zc], [WALL / 2, half_drum, half_drum], grey)
+    box("drum_ceiling", [d2, 0, ceil_z + WALL / 2], [d2 - WALL, half_drum, WALL / 2], grey)
+    box("drum_back", [CABINET_DEPTH - WALL / 2, 0, mid_z], [WALL / 2, half_drum, half_z], grey)
     for s in (-1, 1):
-        box(f"drum_wall{'lr'[s > 0]}", [d2, s * (half_drum - WALL / 2), zc],
-            [d2 - WALL, WALL / 2, half_drum], grey)
+        box(f"drum_wall{'lr'[s > 0]}", [d2, s * (half_drum - WALL / 2), mid_z],
+            [d2 - WALL, WALL / 2, half_z], grey)
     # The front panel around the opening: a frame RIM wide over the drum's edge.
     ring = [0.85, 0.85, 0.83, 1]
     box("front_top", [WALL / 2, 0, zc + (a / 2 + half_drum) / 2], [WALL / 2, half_drum, RIM / 2],
         ring)
-    box("front_bottom", [WALL / 2, 0, zc - (a / 2 + half_drum) / 2],
-        [WALL / 2, half_drum, RIM / 2], ring)
     for s in (-1, 1):
         box(f"front_side{'lr'[s > 0]}", [WALL / 2, s * (a / 2 + half_drum) / 2, zc],
             [WALL / 2, RIM / 2, a / 2], ring)

@@ -37,11 +37,15 @@ DATE_SLOT_PITCH = 0.032  # dates lie in a row across the bag's middle, this far 
 # shorten below this fraction of its straight length (about 30 degrees of bend per vertex), so
 # a pull at one point peels the seal along the lip instead of tenting the film locally.
 TRACK_MIN_CHORD = 0.965
-# Grip tabs: a stiff block on each lip (the top lip's on the bag's left, the bottom lip's on
-# its right), reaching past the table's front edge, where a thumb and index can pinch it.
-# Welded to its lip vertex, a tab keeps its orientation and pulls on that vertex.
-TAB_HALF = (0.03, 0.018, 0.004)  # half length (toward the robot), width, thickness (m)
-TAB_POINT = {"top": -1, "bottom": 0}  # seal point each tab sits on
+# Grip tabs: a stiff block on each lip, welded to a lip vertex (it keeps its orientation and
+# pulls on that vertex). The top lip's, on the bag's left, reaches past the table's front edge,
+# where a thumb and index can pinch it; the bottom lip's, on the right, lies on the table
+# beside the bag's corner, where a thumb and index can press it down.
+TAB_HALF = {"top": (0.03, 0.018, 0.004), "bottom": (0.018, 0.03, 0.004)}  # bag frame (m)
+TAB_OFFSET = {"top": np.array([-0.03, 0.0, 0.0]),  # tab centre from its lip vertex
+              "bottom": np.array([0.012, -0.03, 0.0])}
+TAB_POINT = {"top": 4, "bottom": 2}  # seal point each tab sits on: either side of the middle
+FLANGE_HALF = (0.003, 0.018, 0.008)  # the top tab's turned-down free end (m)
 TAB_MASS = 0.003
 TAB_FRICTION = 1.2
 TABLE_FRONT_X = 0.50  # the table's edge toward the robot
@@ -56,6 +60,7 @@ MOUTH_WIDTH_TO_SUCCEED = 0.04
 # contacts instead, and those spheres do not touch each other.
 FILM_BIT, VERTEX_BIT = 16, 32
 ROBOT_BITS = 2 | 4 | 8
+TAB_AFFINITY = {"top": ROBOT_BITS, "bottom": 1 | ROBOT_BITS}  # the bottom one rests on the table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,14 +240,23 @@ class ZipBag:
         """One grip tab per lip, welded to that lip's vertex at its seal point."""
         for lip, verts in (("top", self.lip_top), ("bottom", self.lip_bottom)):
             v = verts[self.tab_point(lip)]
-            local = self.rest_local[v] + [-TAB_HALF[0], 0.0, TAB_HALF[2] - VERTEX_RADIUS]
+            half, offset = TAB_HALF[lip], TAB_OFFSET[lip]
+            local = self.rest_local[v] + offset + [0.0, 0.0, half[2] - VERTEX_RADIUS]
             tab = spec.worldbody.add_body(name=f"{self.prefix}_tab_{lip}",
                                           pos=self.to_world(local), euler=[0, 0, self.p.yaw])
             tab.add_freejoint(name=f"{self.prefix}_tab_{lip}_free")
+            rgba = [0.2, 0.5, 0.9, 1] if lip == "top" else [0.9, 0.5, 0.2, 1]
             tab.add_geom(name=f"{self.prefix}_tab_{lip}_geom", type=mujoco.mjtGeom.mjGEOM_BOX,
-                         size=list(TAB_HALF), mass=TAB_MASS, contype=VERTEX_BIT,
-                         conaffinity=ROBOT_BITS, condim=4, friction=[TAB_FRICTION, 0.01, 0.001],
-                         rgba=[0.2, 0.5, 0.9, 1] if lip == "top" else [0.9, 0.5, 0.2, 1])
+                         size=list(half), mass=TAB_MASS, contype=VERTEX_BIT,
+                         conaffinity=TAB_AFFINITY[lip], condim=4,
+                         friction=[TAB_FRICTION, 0.01, 0.001], rgba=rgba)
+            if lip == "top":  # a lip turned down at the free end, which a finger can hook
+                fl = FLANGE_HALF
+                tab.add_geom(name=f"{self.prefix}_tab_{lip}_flange",
+                             type=mujoco.mjtGeom.mjGEOM_BOX, size=list(fl), mass=0.0005,
+                             pos=[-half[0] + fl[0], 0.0, -half[2] - fl[2] + 0.001],
+                             contype=VERTEX_BIT, conaffinity=TAB_AFFINITY[lip], condim=4,
+                             friction=[TAB_FRICTION, 0.01, 0.001], rgba=rgba)
             weld = spec.add_equality(name=f"{self.prefix}_tab_{lip}_weld",
                                      type=mujoco.mjtEq.mjEQ_WELD,
                                      objtype=mujoco.mjtObj.mjOBJ_BODY, name1=tab.name,
@@ -379,32 +393,42 @@ class ZipBagOpen(Task):
                 out[side] = WristTarget(grips[side] + off - o_world, quat)
             return out
 
+
+        def opened(sim) -> bool:
+            return self.success(sim.model, sim.data)
+
         def lr(left, right) -> dict[str, WristTarget]:
-            return palms({"left": np.asarray(left, float), "right": np.asarray(right, float)})
+            return palms({"left": np.asarray(left, float),
+                          "right": PRESS_WITH_EDGE + np.asarray(right, float)})
 
         return [
-            # down in front of the table's edge; the left hand a little low with thumb and
-            # index apart, the right hand closed and above its tab
-            Phase(0.9, lr([-0.12, 0.0, 0.03], [-0.12, 0.0, 0.08]),
+            # down in front of the table's edge, the left hand a little low with thumb and
+            # index apart; the right hand closed, above its tab
+            Phase(0.9, lr([-0.12, 0.0, 0.03], [-0.06, 0.0, 0.06]),
                   {"left": ("pinch", 0.5), "right": ("pinch", 1.0)}),
-            Phase(0.6, lr([-0.06, 0.0, -0.012], [0.0, 0.0, 0.05])),
-            # the left index slides under the top tab, the thumb over it; the right thumb and
-            # index come down on the bottom tab
-            Phase(0.7, lr([0.0, 0.0, -0.012], [0.0, 0.0, PRESS_Z + 0.015])),
-            Phase(0.3, lr([0.0, 0.0, 0.0], [0.0, 0.0, PRESS_Z])),
+            Phase(0.6, lr([-0.06, 0.0, -APPROACH_LOW], [0.0, 0.0, 0.03])),
+            # the left index passes under the top tab's turned-down end and comes up behind it,
+            # the thumb over the tab; the right hand comes down on the bottom tab
+            Phase(0.7, lr([0.0, 0.0, -APPROACH_LOW], [0.0, 0.0, 0.01])),
+            Phase(0.3, lr([0.0, 0.0, 0.0], [0.0, 0.0, -PRESS_DEPTH])),
             Phase(0.6, {}, {"left": ("pinch", 1.0)}),
-            # pull the lips apart: the top one up, the bottom one pressed down over the edge
-            Phase(2.0, lr([0.0, 0.0, PULL_UP], [0.0, 0.0, PRESS_Z - PULL_DOWN])),
-            Phase(1.0, {}),
+            # pull the lips apart: the top one up while the bottom one is held on the table;
+            # the seal peels from between the hands outward; done once the bag is open
+            Phase(2.5, lr([0.0, 0.0, PULL_UP], [0.0, 0.0, -PRESS_DEPTH]), until=opened),
+            Phase(1.0, {}, until=opened),
         ]
 
 
 # Pinch aim in the tab's frame (m): the lifting hand a little high, so its index carries the
 # tab; the holding hand a little low, so its thumb presses the tab down.
-GRIP_IN_TAB = {"left": np.array([0.01 - TAB_HALF[0], 0.0, 0.006]),
-               "right": np.array([0.015 - TAB_HALF[0], 0.0, 0.0])}
-PULL_UP, PULL_DOWN = 0.16, 0.04  # how far the hands move the lips apart (m)
-PRESS_Z = 0.012  # the closed right pinch this far above the bottom tab's centre presses on it
+GRIP_IN_TAB = {"left": np.array([0.02 - TAB_HALF["top"][0], -0.025, 0.0]),
+               "right": np.array([0.0, 0.0, TAB_HALF["bottom"][2]])}
+PULL_UP = 0.14  # how far the left hand lifts the top lip (m)
+APPROACH_LOW = 0.04  # the left pinch comes in this far below its aim, under the tab's flange
+# The right hand holds the bottom tab down with the little-finger edge of its closed hand: that
+# edge's lowest point lies this far from the pinch point (world frame, measured on the model).
+PRESS_WITH_EDGE = np.array([-0.003, 0.065, 0.072])
+PRESS_DEPTH = 0.006  # aimed this far into the tab, so the arm's PD presses it onto the table
 SQUEEZE_FROM_PHASE = 4  # the plan's phase that closes the pinches
 SQUEEZE_NM = 0.3  # extra flexion torque on thumb and index joints while pinching (N·m)
 _SQUEEZE_JOINTS = ("thumb_cmc", "thumb_mcp", "thumb_ip", "index_mcp", "index_pip", "index_dip")
