@@ -119,6 +119,10 @@ class DryerUnload(Task):
                      for i in range(model.nflex)]
             raise RuntimeError(f"cloth flexes not found; model has {names}")
 
+    def model_has_flex(self, model) -> bool:
+        """Whether the clothes are deformable flex objects in this model."""
+        return model.nflex == len(self.pieces)
+
     def vertices(self, model, data, k: int) -> np.ndarray:
         """World positions of piece k's vertices."""
         f = self.flex[k]

@@ -1,0 +1,75 @@
+"""dryer_unload: the referee on hand-placed cloth (in the basket, on its rim), and the expert."""
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from humanoid_manip.sim import Simulation
+from humanoid_manip.sim.rollout import run_expert_episode
+from humanoid_manip.sim.tasks._dryer import door_angle
+from humanoid_manip.sim.tasks.dryer_unload import BASKET_INNER
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Simulation("dryer_unload", seed=1, render=False)
+    yield s
+    s.close()
+
+
+def _move_piece(sim, k: int, delta: np.ndarray) -> None:
+    """Translate piece k rigidly by a world offset, through its vertices' slide joints."""
+    m, d = sim.model, sim.data
+    f = sim.task.flex[k]
+    for b in m.flex_vertbodyid[m.flex_vertadr[f]:m.flex_vertadr[f] + m.flex_vertnum[f]]:
+        j0, nj = m.body_jntadr[b], m.body_jntnum[b]
+        axes = np.array([d.xmat[b].reshape(3, 3) @ m.jnt_axis[j] for j in range(j0, j0 + nj)])
+        step = np.linalg.solve(axes.T, delta)
+        d.qpos[m.jnt_qposadr[j0:j0 + nj]] += step
+    mujoco.mj_forward(m, d)
+
+
+def _put_all(sim, where) -> None:
+    for k in range(len(sim.task.pieces)):
+        v = sim.task.vertices(sim.model, sim.data, k)
+        _move_piece(sim, k, where(k) - v.mean(axis=0))
+
+
+def test_episode_starts_with_the_door_open_and_clothes_in_the_drum(sim):
+    sim.reset(1)
+    t = sim.task
+    lo, hi = t.config.pieces
+    assert lo <= len(t.pieces) <= hi and t.model_has_flex(sim.model)
+    assert door_angle(sim.model, sim.data) > np.deg2rad(100)
+    for k in range(len(t.pieces)):
+        assert t.vertices(sim.model, sim.data, k)[:, 0].min() > t.layout.front_x
+    assert not sim.success() and sim.progress() < 0.05
+
+
+def test_cloth_in_the_basket_counts_and_on_its_rim_does_not(sim):
+    sim.reset(1)
+    t = sim.task
+    inside = np.array([*t.basket_center, t.basket_floor + 0.01])
+    _put_all(sim, lambda k: inside + [0, 0, 0.01 * k])
+    assert sim.success() and sim.progress() == 1.0
+    # the last piece straddling the basket's near wall at rim height: half in, half out
+    rim = np.array([t.basket_center[0] - BASKET_INNER[0] / 2, t.basket_center[1],
+                    t.basket_rim + 0.01])
+    last = len(t.pieces) - 1
+    _move_piece(sim, last, rim - t.vertices(sim.model, sim.data, last).mean(axis=0))
+    assert not sim.success()
+    assert 0.0 < sim.progress() < 1.0
+
+
+def test_cloth_does_not_touch_other_cloth_but_does_touch_the_world(sim):
+    m = sim.model
+    for f in sim.task.flex:
+        assert m.flex_contype[f] & m.flex_conaffinity[f] == 0  # no cloth-cloth pairs
+        assert m.flex_conaffinity[f] & 1  # the world's geoms (contype 1)
+
+
+@pytest.mark.slow
+def test_expert_unloads_every_piece(sim):
+    r = run_expert_episode(sim, 2)
+    assert r.success, r
