@@ -195,3 +195,13 @@ def test_up_prints_the_plan_and_an_empty_stack_says_so(capsys):
     out = capsys.readouterr().out
     assert "humanoid_manip.nodes.teleop_node" in out and "operator='ana'" in out
     assert main(["up", "sim", "--seed", "x", "--print"]) == 2
+
+
+def test_only_the_sim_stack_can_arm_the_monitor_at_start():
+    """`up sim --enable` arms the monitor for demos; hardware always needs an operator."""
+    monitor = {n.name: n for n in resolve(load_stack("sim"), {"enable": True})}["safety_monitor"]
+    assert monitor.parameters["enable_on_start"] is True
+    monitor = {n.name: n for n in resolve(load_stack("sim"))}["safety_monitor"]
+    assert monitor.parameters["enable_on_start"] is False
+    for node in resolve(load_stack("hardware")):
+        assert "enable_on_start" not in node.parameters

@@ -14,7 +14,8 @@ HELP = ("start a stack (sim, hardware, teleop) as the launch files would, withou
         "runs until Ctrl-C or --duration")
 
 # Options for the stack arguments of config/stack.yaml (also settable as --arg NAME:=VALUE).
-OPTIONS = ("policy", "task", "seed", "real_time_factor", "namespace", "use_sim_time")
+OPTIONS = ("policy", "task", "seed", "real_time_factor", "enable", "namespace",
+           "use_sim_time")
 
 
 def add_arguments(p) -> None:
@@ -25,6 +26,9 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", help="first episode's seed")
     p.add_argument("--real-time-factor", dest="real_time_factor",
                    help="sim speed cap, 0 = as fast as it can (default 1)")
+    p.add_argument("--enable", action="store_const", const="true",
+                   help="arm the safety monitor as soon as joint states arrive, so the policy "
+                        "drives the robot (sim stack; hardware needs an explicit ~/enable)")
     p.add_argument("--namespace", help="ROS namespace for every node")
     p.add_argument("--use-sim-time", dest="use_sim_time", metavar="true|false")
     p.add_argument("--arg", action="append", default=[], metavar="NAME:=VALUE",

@@ -50,6 +50,8 @@ class SafetyMonitorNode(Node):
         rate = self.declare_parameter("rate_hz", float(self.robot.rates.safety_hz)).value
         graph_hz = self.declare_parameter("graph_check_hz", 2.0).value
         diag_hz = self.declare_parameter("diagnostics_hz", 1.0).value
+        # arm once, as soon as joint states arrive: for simulation demos with no operator
+        self._enable_pending = bool(self.declare_parameter("enable_on_start", False).value)
         self.monitor = SafetyMonitor(self.robot, self.config)
         self.period = 1.0 / rate
         self._wall = not self.get_parameter("use_sim_time").value  # read once, at start
@@ -116,6 +118,10 @@ class SafetyMonitorNode(Node):
         self._take_waiting(self._request_sub, self._on_request)
         request, self._request = self._request, None
         result = self.monitor.tick(self._now(), request, self._state)
+        if self._enable_pending and self.monitor.mode == Mode.HOLD and self._state is not None:
+            ok, message = self.monitor.enable(True)
+            self._enable_pending = not ok and message.startswith("no joint states")
+            self.get_logger().info(f"enable_on_start: {message}")
         self.command_pub.publish(convert.torque_command_msg(result.torque, self._command))
         for event in result.events:
             self.events_pub.publish(convert.safety_event_msg(event))
