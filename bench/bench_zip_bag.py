@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_zip_bag.py [--steps 3000] [--seeds 3] [--json out.json]
 
-Two scenes: the bag on its table (no robot), and the zip_bag_open task as the Simulation builds
-it (robot, arena, table, bag, dates) with the robot holding its home pose by joint PD. The
+Three runs: the bag on its table (no robot); the zip_bag_open task as the Simulation builds it
+(robot, arena, table, bag, dates) with the robot holding its home pose by joint PD; and a whole
+episode of the task's scripted expert (hands on the tabs, lips pulled apart). The
 figure is physics time only: mj_step plus the seal's release check, timed by CPU time of this
 process, so other load on the machine skews it less than wall time would. Real-time factor =
 steps/s x timestep.
@@ -61,6 +62,23 @@ def bench_task_scene(seed: int, steps: int, settle: int) -> dict:
     return _row("zip_bag_open task (robot + bag)", seed, steps, cpu_phys, wall_phys, model, data)
 
 
+def bench_expert_episode(seed: int, steps: int, settle: int) -> dict:
+    """The scene while the expert pinches and pulls: film contacts and the peeling seal."""
+    sim = Simulation("zip_bag_open", seed=seed, render=False)
+    expert = sim.task.expert(sim)
+    cpu_phys = wall_phys = 0.0
+    n = 0
+    while not sim.timed_out() and not expert.done(sim):
+        sim.data.ctrl[sim.index.actuator] = expert.act(sim)
+        c, w = time.process_time(), time.perf_counter()
+        mujoco.mj_step(sim.model, sim.data)
+        sim.task.after_step(sim.model, sim.data)
+        cpu_phys += time.process_time() - c
+        wall_phys += time.perf_counter() - w
+        n += 1
+    return _row("zip_bag_open expert episode", seed, n, cpu_phys, wall_phys, sim.model, sim.data)
+
+
 def _row(scene, seed, steps, cpu, wall, model, data) -> dict:
     sps = steps / cpu
     return {"scene": scene, "seed": seed, "steps": steps, "cpu_s": cpu, "wall_s": wall,
@@ -80,6 +98,7 @@ def main() -> int:
     for seed in range(args.seeds):
         rows.append(bench_bag_alone(seed, args.steps, args.settle))
         rows.append(bench_task_scene(seed, args.steps, args.settle))
+        rows.append(bench_expert_episode(seed, args.steps, args.settle))
     print(f"{'scene':34s} {'seed':>4s} {'nv':>4s} {'nefc':>5s} {'steps/s':>8s} {'x real':>7s} "
           f"{'wall steps/s':>12s}")
     for r in rows:

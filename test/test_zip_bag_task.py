@@ -95,3 +95,13 @@ def test_reset_closes_the_seal_again(sim):
     assert sim.success()
     sim.reset(8)
     assert sim.task.open_fraction(sim.data) == 0.0 and not sim.success()
+
+
+def test_the_expert_acts_with_finite_torques_in_canonical_order(sim):
+    sim.reset(2)
+    expert = sim.task.expert(sim)
+    for _ in range(300):
+        tau = expert.act(sim)
+        assert tau.shape == (sim.robot.n,) and np.all(np.isfinite(tau))
+        sim.step(tau)
+    assert np.all(np.isfinite(sim.data.qpos))

@@ -393,6 +393,8 @@ class ZipBagOpen(Task):
                 out[side] = WristTarget(grips[side] + off - o_world, quat)
             return out
 
+        c, s_ = np.cos(yaw), np.sin(yaw)
+        sweep = np.array([0.0, 0.0, PULL_UP]) + SWEEP * np.array([s_, -c, 0.0])
 
         def opened(sim) -> bool:
             return self.success(sim.model, sim.data)
@@ -414,8 +416,10 @@ class ZipBagOpen(Task):
             Phase(0.6, {}, {"left": ("pinch", 1.0)}),
             # pull the lips apart: the top one up while the bottom one is held on the table;
             # the seal peels from between the hands outward; done once the bag is open
-            Phase(2.5, lr([0.0, 0.0, PULL_UP], [0.0, 0.0, -PRESS_DEPTH]), until=opened),
-            Phase(1.0, {}, until=opened),
+            Phase(2.0, lr([0.0, 0.0, PULL_UP], [0.0, 0.0, -PRESS_DEPTH]), until=opened),
+            # then along the seal toward the bottom tab's end, to peel the last of it
+            Phase(1.5, lr(sweep, [0.0, 0.0, -PRESS_DEPTH]), until=opened),
+            Phase(0.8, {}, until=opened),
         ]
 
 
@@ -423,7 +427,8 @@ class ZipBagOpen(Task):
 # tab; the holding hand a little low, so its thumb presses the tab down.
 GRIP_IN_TAB = {"left": np.array([0.02 - TAB_HALF["top"][0], -0.025, 0.0]),
                "right": np.array([0.0, 0.0, TAB_HALF["bottom"][2]])}
-PULL_UP = 0.14  # how far the left hand lifts the top lip (m)
+PULL_UP = 0.18  # how far the left hand lifts the top lip (m)
+SWEEP = 0.08  # then carries it along the seal toward the bottom tab's end (m)
 APPROACH_LOW = 0.04  # the left pinch comes in this far below its aim, under the tab's flange
 # The right hand holds the bottom tab down with the little-finger edge of its closed hand: that
 # edge's lowest point lies this far from the pinch point (world frame, measured on the model).
