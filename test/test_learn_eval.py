@@ -41,4 +41,5 @@ def test_eval_refuses_seeds_the_policy_was_trained_on(policy, robot, capsys):
                  "--seed", "3", "--time-limit", "0.1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["task"] == "zip_bag_open" and len(report["episodes"]) == 1
-    assert set(report) >= {"success_rate", "mean_progress", "safety_interventions"}
+    assert set(report) >= {"success_rate", "mean_progress", "safety_interventions",
+                           "safety_stops"}

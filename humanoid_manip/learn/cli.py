@@ -127,10 +127,10 @@ def _eval(args: argparse.Namespace, robot) -> int:
     if args.json:
         print(json.dumps(report))
     else:
+        videos = f"; videos {report['videos']}" if report["videos"] else ""
         print(f"{args.task}: success {report['success_rate']:.0%} over {args.episodes} "
               f"episode(s), mean progress {report['mean_progress']:.2f}, safety interventions "
-              f"{report['safety_interventions']}" + (f"; videos {report['videos']}"
-                                                      if report["videos"] else ""))
+              f"{report['safety_interventions']}, safety stops {report['safety_stops']}{videos}")
     return 0
 
 
@@ -150,7 +150,7 @@ def _flywheel(args: argparse.Namespace, robot) -> int:
         print(f"round {r['round']} ({r['collected']}): {r['episodes_trained']} episodes, "
               f"loss {r['final_loss']:.4f}, success {e['success_rate']:.0%}, progress "
               f"{e['mean_progress']:.3f} (max {e['mean_max_progress']:.3f}), interventions "
-              f"{e['safety_interventions']}")
+              f"{e['safety_interventions']}, safety stops {e.get('safety_stops', 0)}")
     if "change" in result:
         print("last round - first round: " + json.dumps(result["change"]))
     return 0

@@ -199,6 +199,10 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
         "mean_progress": float(np.mean([r.progress for r in reports])),
         "mean_max_progress": float(np.mean([r.max_progress for r in reports])),
         "safety_interventions": int(sum(r.interventions for r in reports)),
+        # episodes the monitor ended with torque off (a hard limit, a fault): fewer
+        # interventions then means the robot was stopped, not that the policy behaved
+        "safety_stops": int(sum(r.final_mode in ("STOPPING", "STOPPED", "FAULT")
+                                for r in reports)),
         "intervention_ticks": int(sum(r.intervention_ticks for r in reports)),
         "videos": [r.video for r in reports if r.video],
         "lineage": json.loads(manifest.to_json()),

@@ -224,7 +224,7 @@ def run_flywheel(cfg: FlywheelConfig, train_cfg, out: str | os.PathLike, robot=N
                 episodes_trained=len(episodes), checkpoint=result.manifest["id"],
                 policy=str(policy_path), final_loss=result.history[-1]["loss"],
                 eval={k: ev[k] for k in ("success_rate", "mean_progress", "mean_max_progress",
-                                         "safety_interventions", "seeds")},
+                                         "safety_interventions", "safety_stops", "seeds")},
                 eval_id=ev["lineage"]["id"], wall_s=time.perf_counter() - t0)
             done.write_text(json.dumps(summary, indent=1) + "\n")
         rounds.append(summary)
