@@ -60,6 +60,7 @@ class TrainConfig:
     log_every: int = 25
     checkpoint_every: int = 500
     threads: int = 0
+    device: str = "cpu"  # cpu, cuda, or auto (cuda when torch sees a GPU)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -69,6 +70,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.burn_in < 0 or self.warmup_steps < 0 or self.threads < 0 or self.seed < 0:
             raise ValueError("burn_in, warmup_steps, threads and seed must be >= 0")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"device must be cpu, cuda or auto, got {self.device!r}")
         if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1 or self.grad_clip <= 0:
             raise ValueError("lr and grad_clip must be > 0 and min_lr_ratio in [0, 1]")
 

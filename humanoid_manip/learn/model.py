@@ -167,7 +167,8 @@ def augment(frames: torch.Tensor, proprio_n: torch.Tensor, cfg: AugmentConfig,
 
     A camera's mounting error or the light does not change from one frame to the next, so each
     sequence keeps one draw per camera. frames: [B, F, N, 3, H, W] normalized; proprio_n
-    [B, T, 2J] gets Gaussian noise per tick.
+    [B, T, 2J] gets Gaussian noise per tick. Draws come from `gen` on the CPU, so a step's
+    augmentation is the same whatever device trains.
     """
     b, f, n, c, h, w = frames.shape
     x = frames
@@ -183,10 +184,13 @@ def augment(frames: torch.Tensor, proprio_n: torch.Tensor, cfg: AugmentConfig,
     if cfg.brightness > 0 or cfg.contrast > 0:
         shape = (b, 1, n, 1, 1, 1)
         scale = 255.0 / PIXEL_STD
-        bright = (torch.rand(shape, generator=gen) * 2 - 1) * cfg.brightness * scale
-        contrast = 1.0 + (torch.rand(shape, generator=gen) * 2 - 1) * cfg.contrast
+        bright = ((torch.rand(shape, generator=gen) * 2 - 1) * cfg.brightness * scale
+                  ).to(x.device)
+        contrast = (1.0 + (torch.rand(shape, generator=gen) * 2 - 1) * cfg.contrast
+                    ).to(x.device)
         mean = x.mean(dim=(3, 4, 5), keepdim=True)
         x = torch.addcmul(mean * (1.0 - contrast) + bright, x, contrast)
     if cfg.proprio_noise > 0:
-        proprio_n = proprio_n + torch.randn(proprio_n.shape, generator=gen) * cfg.proprio_noise
+        noise = torch.randn(proprio_n.shape, generator=gen) * cfg.proprio_noise
+        proprio_n = proprio_n + noise.to(proprio_n.device)
     return x, proprio_n

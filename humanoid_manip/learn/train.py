@@ -90,11 +90,25 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 
 def _tensors(batch: Batch, model: PolicyNet):
-    frames = model.pixels(torch.from_numpy(batch.frames))
-    proprio_n = model.normalize_proprio(torch.from_numpy(batch.proprio))
-    target = (torch.from_numpy(batch.torque) - model.torque_mean) / model.torque_std
-    return (frames, torch.from_numpy(batch.frame_of), proprio_n, torch.from_numpy(batch.task),
-            target, torch.from_numpy(batch.mask))
+    dev = model.torque_mean.device
+
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(dev)
+
+    frames = model.pixels(t(batch.frames))
+    proprio_n = model.normalize_proprio(t(batch.proprio))
+    target = (t(batch.torque) - model.torque_mean) / model.torque_std
+    return frames, t(batch.frame_of), proprio_n, t(batch.task), target, t(batch.mask)
+
+
+def resolve_device(name: str) -> torch.device:
+    """cpu, cuda, or auto: cuda when this torch build sees a GPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device: cuda asked for, but this torch sees no GPU (a CPU build? "
+                            "see README, Training); use device: cpu or auto")
+    return torch.device(name)
 
 
 def sequence_loss(model: PolicyNet, batch: Batch, cfg: TrainConfig | None = None,
@@ -181,6 +195,7 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
     ckpt_path = out / CHECKPOINT_NAME
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    model.to(resolve_device(cfg.device))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, history = 0, []
     if resume and ckpt_path.is_file():
@@ -230,7 +245,7 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
         bar.close()
     if not ckpt_path.is_file():  # resumed at the end already
         save_checkpoint(ckpt_path, model, optimizer, step, cfg, io, history, manifest)
-    model.eval()
+    model.cpu().eval()
     curve = write_curve(out, history)
     return TrainResult(model, ckpt_path, history, curve, manifest)
 
