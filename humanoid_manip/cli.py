@@ -10,7 +10,8 @@ from humanoid_manip import __version__
 from humanoid_manip.errors import HumanoidManipError
 
 # One module per verb; each defines HELP, add_arguments(parser) and run(args) -> int.
-COMMANDS = ("robot", "demo", "up", "data", "collect", "teleop", "tasks", "expert")
+COMMANDS = ("robot", "demo", "up", "data", "collect", "teleop", "tasks", "expert", "train",
+            "eval", "flywheel")
 
 
 def build_parser() -> argparse.ArgumentParser:

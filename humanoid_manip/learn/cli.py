@@ -11,9 +11,7 @@ SHIPPED = "policies/default.onnx"  # under the package share folder (see humanoi
 EVAL_SEED = 1_000_000  # evaluation seeds start here; data collection counts up from 0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="learn_command", metavar="ACTION", required=True)
-    t = sub.add_parser("train", help="train on a dataset folder (its cache is built or updated)")
+def add_train_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("dataset", help="folder of episode files (.mcap)")
     t.add_argument("--out", required=True, help="run folder: checkpoint, curve, policy.onnx")
     t.add_argument("--cache", help="cache folder (default DATASET/.cache)")
@@ -26,12 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "exists in --out")
     t.add_argument("--no-export", action="store_true", help="do not write OUT/policy.onnx")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    e = sub.add_parser("export", help="export a checkpoint to a policy file")
+
+
+def add_export_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("checkpoint")
     e.add_argument("output", help=".onnx file to write")
-    v = sub.add_parser("eval", help="run a policy file in the simulation through the policy "
-                       "runtime and the safety monitor; success rate, progress, interventions")
-    v.add_argument("--policy", help="policy file (default: what the stack runs: "
+
+
+def add_eval_arguments(v: argparse.ArgumentParser) -> None:
+    v.add_argument("--policy", help="policy file, or 'default' (default: what the stack runs: "
                    f"config/policy.yaml model, else the shipped {SHIPPED})")
     v.add_argument("--task", required=True)
     v.add_argument("--episodes", type=int, default=10)
@@ -41,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--videos", type=int, default=1, help="MP4s of the first N episodes")
     v.add_argument("--time-limit", type=float, help="shorter episodes than config/tasks.yaml")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
-    f = sub.add_parser("flywheel", help="collect, validate, train, export, evaluate, collect "
-                       "with the policy and expert corrections, retrain (config/train.yaml)")
+
+
+def add_flywheel_arguments(f: argparse.ArgumentParser) -> None:
     f.add_argument("--out", required=True, help="folder for the rounds (resumed if present)")
     f.add_argument("--config", help="default config/train.yaml")
     for name, kind in (("task", str), ("rounds", int), ("expert-episodes", int),
@@ -50,6 +52,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        ("time-limit-s", float)):
         f.add_argument(f"--{name}", type=kind, help="override flywheel." + name.replace("-", "_"))
     f.add_argument("--quiet", action="store_true")
+
+
+VERBS = {
+    "train": ("train on a dataset folder (its cache is built or updated)", add_train_arguments),
+    "export": ("export a checkpoint to a policy file", add_export_arguments),
+    "eval": ("run a policy file in the simulation through the policy runtime and the safety "
+             "monitor; success rate, progress, interventions", add_eval_arguments),
+    "flywheel": ("collect, validate, train, export, evaluate, collect with the policy and "
+                 "expert corrections, retrain (config/train.yaml)", add_flywheel_arguments),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="learn_command", metavar="ACTION", required=True)
+    for name, (text, add) in VERBS.items():
+        add(sub.add_parser(name, help=text, description=text))
 
 
 def _task_names(given) -> list[str]:
@@ -118,7 +136,7 @@ def _default_policy() -> str:
 def _eval(args: argparse.Namespace, robot) -> int:
     from humanoid_manip.learn.evaluate import EvaluationError, evaluate
 
-    policy = args.policy or _default_policy()
+    policy = _default_policy() if args.policy in (None, "default") else args.policy
     if not Path(policy).is_file():
         raise EvaluationError(f"policy file not found: {policy}")
     report = evaluate(policy, args.task, args.episodes, args.seed, out_dir=args.out,
