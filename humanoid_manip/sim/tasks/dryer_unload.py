@@ -17,7 +17,7 @@ CLOTH_BIT = 16  # cloth touches the world and the robot, never other cloth (spee
 CLOTH_GRID = 5  # vertices per side of each piece
 BASKET_INNER = (0.22, 0.34)  # inside length along x and y (m)
 BASKET_DEPTH = 0.14
-BASKET_WALL = 0.01
+BASKET_WALL = 0.02  # thick, so that no cloth vertex slips through
 BASKET_BOTTOM = 0.03  # thick, so that no cloth vertex tunnels through it
 
 
@@ -74,7 +74,7 @@ class DryerUnload(Task):
         # The basket, against the dryer's front right below the opening, on a stand: what is
         # pulled over the opening's lip falls into it.
         rim = self.lip_z - uniform(rng, c.basket_rim_below_lip)
-        bx = lay.front_x - BASKET_INNER[0] / 2 - BASKET_WALL - 0.001  # no gap to fall into
+        bx = lay.front_x - BASKET_INNER[0] / 2 - BASKET_WALL / 2  # far wall half in the cabinet
         by = lay.center_y + lay.hinge_sign * 0.02  # a little away from the open door
         self.basket_center = np.array([bx, by])
         self.basket_rim = rim
@@ -183,11 +183,12 @@ class DryerUnload(Task):
             target["c"] = best if best is not None else np.array(
                 [lay.front_x + 0.1, lay.center_y, self.floor_z])
 
-        def at(dx: float, z: float, x0: str = "piece"):
+        def at(dx: float, z: float, x0: str = "piece", y_basket: float = 0.0):
             def f(sim, s, start):
                 c = target["c"]
                 x = (c[0] if x0 == "piece" else lay.front_x) + dx
-                goal = np.array([x, c[1], z])
+                y = (1 - y_basket) * c[1] + y_basket * self.basket_center[1]
+                goal = np.array([x, y, z])
                 return {hand: _toward(start[hand], goal, down, s)}
             return f
 
@@ -200,7 +201,7 @@ class DryerUnload(Task):
                 Phase(0.3, at(-0.05, self.floor_z + 0.022)),
                 Phase(0.5, {}, {hand: ("power", 1.0)}),
                 Phase(0.6, at(-0.04, self.floor_z + 0.03, "front")),  # drag it to the lip
-                Phase(0.5, at(-0.15, self.lip_z - 0.03, "front")),  # and over, into the basket
+                Phase(0.5, at(-0.15, self.lip_z - 0.03, "front", 0.5)),  # over, into the basket
                 Phase(0.3, {}, {hand: ("power", 0.0)}),
                 Phase(0.3, at(-0.13, self.lip_z + 0.06, "front")),
             ]
