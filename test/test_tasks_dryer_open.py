@@ -87,3 +87,14 @@ def test_hinge_side_and_wall_vary_across_seeds():
 def test_expert_opens_the_door(sim, seed):
     r = run_expert_episode(sim, seed)
     assert r.success, r
+
+
+def test_the_magnet_catches_the_door_when_it_is_shut_again(sim):
+    sim.reset(0)
+    _pull(sim, 1.5 * sim.task.latch_force, 0.5)
+    assert not sim.task.latch.engaged(sim.data)
+    adr = sim.model.jnt_qposadr[sim.model.joint("door_hinge").id]
+    sim.data.qpos[adr] = 0.0  # shut by hand
+    sim.data.qvel[sim.model.jnt_dofadr[sim.model.joint("door_hinge").id]] = 0.0
+    _pull(sim, 0.0, 0.01)
+    assert sim.task.latch.engaged(sim.data)
