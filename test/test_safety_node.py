@@ -334,6 +334,9 @@ def active(robot, harness, hold_torque):
     harness.publish_requests = False
 
 
+TRIALS = 5  # tries per timing measurement: a descheduled process, not a slow monitor, misses
+
+
 def best_of(trials, measure, within, restore):
     """Up to `trials` measurements; the first within bounds passes. All are printed.
 
@@ -380,7 +383,7 @@ def test_requests_stopping_means_hold_within_three_policy_periods(robot, active,
         t, _ = active.wait_for(_is_hold(robot, hold_torque), timeout=1.0, since=last_sent)
         return event["time"] - last_stamp, t - last_sent
 
-    results = best_of(3, measure, lambda r: r[0] <= 3 * POLICY_PERIOD and
+    results = best_of(TRIALS, measure, lambda r: r[0] <= 3 * POLICY_PERIOD and
                       r[1] <= 6 * POLICY_PERIOD, lambda: activate(robot, active, hold_torque))
     for at_monitor, received in results:
         print(f"\nrequests stop -> HOLD: {at_monitor * 1e3:.1f} ms at the monitor, "
@@ -403,7 +406,7 @@ def test_joint_states_stop_means_torque_off_within_25_ms(robot, active, hold_tor
         assert "joint states stale" in event["reason"]
         return event["time"] - last_stamp, t - last_sent, t
 
-    results = best_of(3, measure, lambda r: r[0] <= 0.025 and r[1] <= 0.05,
+    results = best_of(TRIALS, measure, lambda r: r[0] <= 0.025 and r[1] <= 0.05,
                       lambda: activate(robot, active, hold_torque))
     for at_monitor, received, _ in results:
         print(f"\njoint states stop -> torque off: {at_monitor * 1e3:.1f} ms at the monitor, "
@@ -458,7 +461,7 @@ def test_estop_stops_in_one_tick_then_torque_off_and_needs_reset_and_enable(robo
         time.sleep(0.1)
         activate(robot, active, hold_torque)
 
-    results = best_of(3, measure, lambda r: r is not None and r[0] == 1 and
+    results = best_of(TRIALS, measure, lambda r: r is not None and r[0] == 1 and
                       0.0 <= r[1] - config.stop.stop_time <= 0.02 and r[3] < 0.05, restore)
     for r in results:
         if r is None:
