@@ -22,13 +22,10 @@ VERTEX_RADIUS = 0.003  # the sphere each vertex carries against the table and th
 VERTEX_DAMPING = 1e-3  # N·s/m per vertex and axis: air drag, keeps the light film calm
 # Soft-constraint stiffness in MuJoCo scales with the effective mass, which for film vertices of
 # a fraction of a gram is tiny: at the default time constant the film would stretch centimetres
-# under a pull of a newton. Film, seal and tracks use the shortest stable time constant
-# (2 steps) and a high impedance.
+# under a pull of a newton and a date would press it into the table. Film, seal, tracks and the
+# film's contacts use the shortest stable time constant (2 steps) and a high impedance.
 STIFF_SOLREF = (0.004, 1.0)
 STIFF_SOLIMP = (0.99, 0.995, 0.001, 0.5, 2.0)
-# Contacts of the light film: MuJoCo scales a soft contact's stiffness by the effective mass,
-# which for a vertex of a gram or less is tiny; the shortest stable time constant (2 steps)
-# keeps a date from pressing the film into the table.
 FILM_SOLREF = (0.004, 1.0)
 FILM_SOLIMP = (0.95, 0.99, 0.001, 0.5, 2.0)
 DATE_SIZE = (0.018, 0.011, 0.009)  # ellipsoid semi-axes of a date (m)
@@ -37,14 +34,14 @@ DATE_SLOT_PITCH = 0.032  # dates lie in a row across the bag's middle, this far 
 # shorten below this fraction of its straight length (about 30 degrees of bend per vertex), so
 # a pull at one point peels the seal along the lip instead of tenting the film locally.
 TRACK_MIN_CHORD = 0.965
-# Grip tabs: a stiff block on each lip, welded to a lip vertex (it keeps its orientation and
-# pulls on that vertex). The top lip's, on the bag's left, reaches past the table's front edge,
-# where a thumb and index can pinch it; the bottom lip's, on the right, lies on the table
-# beside the bag's corner, where a thumb and index can press it down.
-TAB_HALF = {"top": (0.03, 0.018, 0.004), "bottom": (0.018, 0.03, 0.004)}  # bag frame (m)
+# Grip tabs: a stiff block on each lip, welded to a lip vertex either side of the seal's middle
+# (a tab keeps its orientation and pulls on that vertex). The top lip's reaches past the table's
+# front edge, where a thumb and index can pinch it; the bottom lip's is a plate lying on the
+# table beside the bag, where a hand can hold it down.
+TAB_HALF = {"top": (0.03, 0.018, 0.004), "bottom": (0.035, 0.03, 0.004)}  # bag frame (m)
 TAB_OFFSET = {"top": np.array([-0.03, 0.0, 0.0]),  # tab centre from its lip vertex
-              "bottom": np.array([0.012, -0.03, 0.0])}
-TAB_POINT = {"top": 4, "bottom": 2}  # seal point each tab sits on: either side of the middle
+              "bottom": np.array([0.029, -0.11, 0.0])}
+TAB_POINT = {"top": 4, "bottom": 2}  # seal point each tab sits on
 FLANGE_HALF = (0.003, 0.018, 0.008)  # the top tab's turned-down free end (m)
 TAB_MASS = 0.003
 TAB_FRICTION = 1.2
@@ -55,8 +52,8 @@ MOUTH_WIDTH_TO_SUCCEED = 0.04
 
 # Collision bits beside the robot's (1 world, 2/4/8 robot segments, see robot/mujoco_model.py).
 # The film's triangles touch the dates and the fingers only: sheet-against-sheet contact is
-# what makes a flex bag slow (see /work/shared/MEASURED.md), and film-against-table contact
-# makes three contacts per triangle; one sphere per vertex carries the table and finger
+# what makes a flex bag slow (a few hundred steps/s), and film-against-table contact makes
+# three contacts per triangle; one sphere per vertex carries the table and finger
 # contacts instead, and those spheres do not touch each other.
 FILM_BIT, VERTEX_BIT = 16, 32
 ROBOT_BITS = 2 | 4 | 8
@@ -374,14 +371,15 @@ class ZipBagOpen(Task):
         return PinchExpert(sim, self._plan, squeeze_from=SQUEEZE_FROM_PHASE)
 
     def _plan(self, sim) -> list[Phase]:
-        """Left hand pinches the top lip's tab, right hand the bottom lip's; left lifts, right
-        pulls down over the table's edge, so the lips come apart and the seal peels open."""
+        """Left hand: index under the top lip's tab (behind its turned-down end), thumb on it;
+        right hand: the edge of its closed hand holds the bottom lip's tab on the table. The
+        left lifts, the seal peels from between the hands outward, then the left carries the
+        top lip along the seal toward the held end. Ends as soon as the bag counts as open."""
         d = sim.data
         grips = {}
         for side, lip in (("left", "top"), ("right", "bottom")):
             tab = self.bag.tab_body[lip]
             rot = d.xmat[tab].reshape(3, 3)
-            # 10 mm from the tab's free end, clear of the table's edge
             grips[side] = d.xpos[tab] + rot @ GRIP_IN_TAB[side]
         pinch = {s: pinch_geometry(sim.robot, s) for s in ("left", "right")}
         yaw = self.params.yaw
@@ -423,8 +421,9 @@ class ZipBagOpen(Task):
         ]
 
 
-# Pinch aim in the tab's frame (m): the lifting hand a little high, so its index carries the
-# tab; the holding hand a little low, so its thumb presses the tab down.
+# Where each hand aims, in its tab's frame (m): the left pinch 2 cm in from the top tab's free
+# end and shifted sideways, because the thumb closes beside the pinch point and must land on
+# the tab; the right hand on the bottom tab's top face.
 GRIP_IN_TAB = {"left": np.array([0.02 - TAB_HALF["top"][0], -0.025, 0.0]),
                "right": np.array([0.0, 0.0, TAB_HALF["bottom"][2]])}
 PULL_UP = 0.18  # how far the left hand lifts the top lip (m)
@@ -433,7 +432,7 @@ APPROACH_LOW = 0.04  # the left pinch comes in this far below its aim, under the
 # The right hand holds the bottom tab down with the little-finger edge of its closed hand: that
 # edge's lowest point lies this far from the pinch point (world frame, measured on the model).
 PRESS_WITH_EDGE = np.array([-0.003, 0.065, 0.072])
-PRESS_DEPTH = 0.006  # aimed this far into the tab, so the arm's PD presses it onto the table
+PRESS_DEPTH = 0.015  # aimed this far into the tab, so the arm's PD presses it onto the table
 SQUEEZE_FROM_PHASE = 4  # the plan's phase that closes the pinches
 SQUEEZE_NM = 0.3  # extra flexion torque on thumb and index joints while pinching (N·m)
 _SQUEEZE_JOINTS = ("thumb_cmc", "thumb_mcp", "thumb_ip", "index_mcp", "index_pip", "index_dip")
