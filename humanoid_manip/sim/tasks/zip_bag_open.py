@@ -38,11 +38,11 @@ TRACK_MIN_CHORD = 0.965
 # (a tab keeps its orientation and pulls on that vertex). The top lip's reaches past the table's
 # front edge, where a thumb and index can pinch it; the bottom lip's is a plate lying on the
 # table beside the bag, where a hand can hold it down.
-TAB_HALF = {"top": (0.03, 0.018, 0.004), "bottom": (0.035, 0.03, 0.004)}  # bag frame (m)
+TAB_HALF = {"top": (0.03, 0.03, 0.004), "bottom": (0.035, 0.03, 0.004)}  # bag frame (m)
 TAB_OFFSET = {"top": np.array([-0.03, 0.0, 0.0]),  # tab centre from its lip vertex
               "bottom": np.array([0.029, -0.11, 0.0])}
 TAB_POINT = {"top": 4, "bottom": 2}  # seal point each tab sits on
-FLANGE_HALF = (0.003, 0.018, 0.008)  # the top tab's turned-down free end (m)
+FLANGE_HALF = (0.003, 0.03, 0.008)  # the top tab's turned-down free end (m)
 TAB_MASS = 0.003
 TAB_FRICTION = 1.2
 TABLE_FRONT_X = 0.50  # the table's edge toward the robot
