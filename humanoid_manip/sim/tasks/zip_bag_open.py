@@ -432,7 +432,7 @@ APPROACH_LOW = 0.04  # the left pinch comes in this far below its aim, under the
 # The right hand holds the bottom tab down with the little-finger edge of its closed hand: that
 # edge's lowest point lies this far from the pinch point (world frame, measured on the model).
 PRESS_WITH_EDGE = np.array([-0.003, 0.065, 0.072])
-PRESS_DEPTH = 0.015  # aimed this far into the tab, so the arm's PD presses it onto the table
+PRESS_DEPTH = 0.03  # aimed this far into the tab, so the arm's PD presses it onto the table
 SQUEEZE_FROM_PHASE = 4  # the plan's phase that closes the pinches
 SQUEEZE_NM = 0.3  # extra flexion torque on thumb and index joints while pinching (N·m)
 _SQUEEZE_JOINTS = ("thumb_cmc", "thumb_mcp", "thumb_ip", "index_mcp", "index_pip", "index_dip")
