@@ -1,4 +1,5 @@
-"""Fast CDR encoders for the episode's high-rate messages (JointState, Float64MultiArray, Image).
+"""Fast CDR encoders for the message types episodes are written with, and decoders for the
+high-rate ones (JointState, Float64MultiArray, Image).
 
 The generic dict encoder of mcap-ros2 spends ~1 ms on a 48-joint JointState; these build the
 same bytes (little-endian XCDR1, as rclpy publishes) with numpy, for EpisodeWriter.write_cdr.
@@ -30,6 +31,9 @@ class _Buf:
         self.parts.append(b)
         self.n += len(b)
 
+    def u8(self, v: int) -> None:
+        self.raw(bytes((v & 0xFF,)))
+
     def u32(self, v: int) -> None:
         self.align(4)
         self.raw(struct.pack("<I", v))
@@ -39,9 +43,11 @@ class _Buf:
         self.u32(len(b))
         self.raw(b)
 
-    def doubles(self, a) -> None:
-        a = np.ascontiguousarray(a, dtype="<f8")
-        self.u32(a.size)
+    def doubles(self, a, sequence: bool = True) -> None:
+        """float64[] (length first) or, with sequence=False, a fixed-size float64[N]."""
+        a = np.ascontiguousarray(a, dtype="<f8").ravel()
+        if sequence:
+            self.u32(a.size)
         if a.size:
             self.align(8)
             self.raw(a.tobytes())
@@ -100,6 +106,61 @@ def image_cdr(t_ns: int, frame_id: str, rgb: np.ndarray) -> bytes:
     data = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
     b.u32(len(data))
     b.raw(data)
+    return b.bytes()
+
+
+def camera_info_cdr(t_ns: int, frame_id: str, width: int, height: int,
+                    fovy_deg: float) -> bytes:
+    """sensor_msgs/CameraInfo of an ideal pinhole camera with vertical field of view fovy."""
+    f = 0.5 * height / np.tan(np.radians(fovy_deg) / 2.0)
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    b = _Buf()
+    b.header(t_ns, frame_id)
+    b.u32(height)
+    b.u32(width)
+    b.string("plumb_bob")
+    b.doubles([0.0] * 5)
+    b.doubles([f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0], sequence=False)
+    b.doubles([1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], sequence=False)
+    b.doubles([f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0], sequence=False)
+    for _ in range(2 + 4):  # binning_x, binning_y, roi offsets and size
+        b.u32(0)
+    b.u8(0)  # roi.do_rectify
+    return b.bytes()
+
+
+def pose_stamped_cdr(t_ns: int, frame_id: str, pos, quat_wxyz=None) -> bytes:
+    """geometry_msgs/PoseStamped; orientation given w first, as MuJoCo keeps it."""
+    q = quat_wxyz if quat_wxyz is not None else (1.0, 0.0, 0.0, 0.0)
+    b = _Buf()
+    b.header(t_ns, frame_id)
+    b.doubles([pos[0], pos[1], pos[2], q[1], q[2], q[3], q[0]], sequence=False)  # x y z w
+    return b.bytes()
+
+
+def pose_array_cdr(t_ns: int, frame_id: str, points) -> bytes:
+    """geometry_msgs/PoseArray of positions with identity orientations (hand keypoints)."""
+    pts = np.asarray(points, dtype=float)
+    b = _Buf()
+    b.header(t_ns, frame_id)
+    b.u32(len(pts))
+    if len(pts):
+        block = np.zeros((len(pts), 7))
+        block[:, :3] = pts
+        block[:, 6] = 1.0  # x y z w
+        b.doubles(block, sequence=False)
+    return b.bytes()
+
+
+def bool_cdr(v: bool) -> bytes:
+    """std_msgs/Bool."""
+    return ENCAPSULATION + (b"\x01" if v else b"\x00")
+
+
+def string_cdr(text: str) -> bytes:
+    """std_msgs/String."""
+    b = _Buf()
+    b.string(text)
     return b.bytes()
 
 

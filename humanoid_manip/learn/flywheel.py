@@ -60,9 +60,9 @@ def _simulation(task: str, cfg: FlywheelConfig, robot, seed: int):
 def collect_dagger_episode(sim, controller, runtime, monitor, out_dir: Path, seed: int,
                            policy_id: str) -> Path:
     """The policy drives through the safety monitor; the expert labels every control tick."""
+    from humanoid_manip.data import cdr
     from humanoid_manip.data.episode import EpisodeWriter
     from humanoid_manip.safety.types import JointState, TorqueRequest
-    from humanoid_manip.teleop import cdr
     from humanoid_manip.teleop.collect import CLOCK_START, SETTLE_S, ExpertDevice
     from humanoid_manip.teleop.recording import episode_metadata, episode_path
 
@@ -99,24 +99,25 @@ def collect_dagger_episode(sim, controller, runtime, monitor, out_dir: Path, see
             if sim.camera_due() or images is None:
                 images = sim.render()
                 for name, img in images.items():
-                    writer.write_cdr(f"/{name}/image_raw", cdr.image_rgb8(t_ns, name, img), t_ns)
-                    writer.write_cdr(f"/{name}/camera_info", cdr.camera_info(
+                    writer.write_cdr(f"/{name}/image_raw", cdr.image_cdr(t_ns, name, img), t_ns)
+                    writer.write_cdr(f"/{name}/camera_info", cdr.camera_info_cdr(
                         t_ns, name, w, h, cams[name].fovy_deg), t_ns)
             if k % every == 0:
                 controller.feed(device.get_action(t))
                 label = controller.torque(t, js.position, js.velocity)
                 tau = np.asarray(runtime.step(images, js.position, js.velocity), float)
                 request = TorqueRequest(tuple(names), tau, CLOCK_START + t)
-                writer.write_cdr("/joint_states", cdr.joint_state(
+                writer.write_cdr("/joint_states", cdr.joint_state_cdr(
                     t_ns, names, js.position, js.velocity, js.effort), t_ns)
                 writer.write_cdr("/policy/torque_request",
-                                 cdr.joint_state(t_ns, names, effort=label), t_ns)
+                                 cdr.joint_state_cdr(t_ns, names, effort=label), t_ns)
             res = monitor.tick(CLOCK_START + t, request, JointState(
                 tuple(names), js.position, js.velocity, CLOCK_START + t))
             request = None
             for ev in res.events:
-                writer.write_cdr("/safety/events", cdr.string(ev.to_json()), t_ns)
-            writer.write_cdr("/effort_controller/commands", cdr.float64_array(res.torque), t_ns)
+                writer.write_cdr("/safety/events", cdr.string_cdr(ev.to_json()), t_ns)
+            writer.write_cdr("/effort_controller/commands", cdr.float64_array_cdr(res.torque),
+                             t_ns)
             sim.step(res.torque)
             k += 1
             if done_at is None and device.done():

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from humanoid_manip.data import cdr
 from humanoid_manip.data.episode import EpisodeWriter
 from humanoid_manip.sim import Simulation
-from humanoid_manip.teleop import cdr
 from humanoid_manip.teleop.controller import TeleopController
 from humanoid_manip.teleop.recording import episode_metadata, episode_path
 from humanoid_manip.teleop.types import SIDES, HandSample, TeleopInput
@@ -111,16 +111,16 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
                 controller.feed(inp)
                 tau_req = controller.torque(t, js.position, js.velocity)
                 request = TorqueRequest(tuple(names), tau_req, CLOCK_START + t)
-                writer.write_cdr("/joint_states", cdr.joint_state(
+                writer.write_cdr("/joint_states", cdr.joint_state_cdr(
                     t_ns, names, js.position, js.velocity, js.effort), t_ns)
                 writer.write_cdr("/policy/torque_request",
-                                 cdr.joint_state(t_ns, names, effort=tau_req), t_ns)
+                                 cdr.joint_state_cdr(t_ns, names, effort=tau_req), t_ns)
                 for side, hs in inp.hands.items():
-                    writer.write_cdr(f"/teleop/{side}_wrist_target", cdr.pose_stamped(
+                    writer.write_cdr(f"/teleop/{side}_wrist_target", cdr.pose_stamped_cdr(
                         t_ns, "world", hs.wrist_pos, hs.wrist_quat), t_ns)
-                    writer.write_cdr(f"/teleop/{side}_hand_keypoints", cdr.pose_array(
+                    writer.write_cdr(f"/teleop/{side}_hand_keypoints", cdr.pose_array_cdr(
                         t_ns, f"{side}_palm_keypoints", hs.keypoints), t_ns)
-                writer.write_cdr("/teleop/deadman", cdr.boolean(inp.deadman), t_ns)
+                writer.write_cdr("/teleop/deadman", cdr.bool_cdr(inp.deadman), t_ns)
             if monitor is not None:
                 res = monitor.tick(CLOCK_START + t, request,
                                    SafetyState(tuple(names), js.position, js.velocity,
@@ -128,14 +128,14 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
                 request = None
                 applied = res.torque
                 for ev in res.events:
-                    writer.write_cdr("/safety/events", cdr.string(ev.to_json()), t_ns)
+                    writer.write_cdr("/safety/events", cdr.string_cdr(ev.to_json()), t_ns)
             else:
                 applied = np.clip(tau_req, -robot.effort_limit, robot.effort_limit)
-            writer.write_cdr("/effort_controller/commands", cdr.float64_array(applied), t_ns)
+            writer.write_cdr("/effort_controller/commands", cdr.float64_array_cdr(applied), t_ns)
             if render and sim.camera_due():
                 for name, img in sim.render().items():
-                    writer.write_cdr(f"/{name}/image_raw", cdr.image_rgb8(t_ns, name, img), t_ns)
-                    writer.write_cdr(f"/{name}/camera_info", cdr.camera_info(
+                    writer.write_cdr(f"/{name}/image_raw", cdr.image_cdr(t_ns, name, img), t_ns)
+                    writer.write_cdr(f"/{name}/camera_info", cdr.camera_info_cdr(
                         t_ns, name, w, h, cams[name].fovy_deg), t_ns)
             sim.step(applied)
             k += 1

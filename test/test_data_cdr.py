@@ -5,8 +5,8 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
 
+from humanoid_manip.data import cdr
 from humanoid_manip.nodes import convert
-from humanoid_manip.teleop import cdr
 
 T_NS = 1_234_567_891
 
@@ -24,23 +24,23 @@ def stamped(msg, frame_id=""):
 def test_every_fast_encoder_matches_rclpy():
     js = stamped(JointState(name=["a", "bc"], position=[1.0, 2.0], velocity=[3.0, 4.0],
                             effort=[5.0, 6.0]))
-    assert same(js, cdr.joint_state(T_NS, ["a", "bc"], [1, 2], [3, 4], [5, 6]))
+    assert same(js, cdr.joint_state_cdr(T_NS, ["a", "bc"], [1, 2], [3, 4], [5, 6]))
     assert same(stamped(JointState(name=["x"], effort=[2.0])),
-                cdr.joint_state(T_NS, ["x"], effort=[2.0]))
-    assert same(Float64MultiArray(data=[1.0, 2.5]), cdr.float64_array([1, 2.5]))
+                cdr.joint_state_cdr(T_NS, ["x"], effort=[2.0]))
+    assert same(Float64MultiArray(data=[1.0, 2.5]), cdr.float64_array_cdr([1, 2.5]))
     img = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
     assert same(convert.array_to_image(img, convert.seconds_to_time(T_NS * 1e-9), "cam"),
-                cdr.image_rgb8(T_NS, "cam", img))
+                cdr.image_cdr(T_NS, "cam", img))
     assert same(convert.camera_info(96, 96, 75.0, convert.seconds_to_time(T_NS * 1e-9), "cam"),
-                cdr.camera_info(T_NS, "cam", 96, 96, 75.0))
+                cdr.camera_info_cdr(T_NS, "cam", 96, 96, 75.0))
     ps = stamped(PoseStamped(), "world")
     ps.pose.position.x, ps.pose.position.y, ps.pose.position.z = 1.0, 2.0, 3.0
     o = ps.pose.orientation
     o.w, o.x, o.y, o.z = 0.5, 0.1, 0.2, 0.3
-    assert same(ps, cdr.pose_stamped(T_NS, "world", [1, 2, 3], [0.5, 0.1, 0.2, 0.3]))
+    assert same(ps, cdr.pose_stamped_cdr(T_NS, "world", [1, 2, 3], [0.5, 0.1, 0.2, 0.3]))
     pa = stamped(PoseArray(poses=[Pose() for _ in range(3)]), "k")
     for i, p in enumerate(pa.poses):
         p.position.x, p.position.z = float(i), 0.5
-    assert same(pa, cdr.pose_array(T_NS, "k", [[0, 0, 0.5], [1, 0, 0.5], [2, 0, 0.5]]))
-    assert same(Bool(data=True), cdr.boolean(True))
-    assert same(String(data="héllo"), cdr.string("héllo"))
+    assert same(pa, cdr.pose_array_cdr(T_NS, "k", [[0, 0, 0.5], [1, 0, 0.5], [2, 0, 0.5]]))
+    assert same(Bool(data=True), cdr.bool_cdr(True))
+    assert same(String(data="héllo"), cdr.string_cdr("héllo"))
