@@ -5,10 +5,8 @@ import sys
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -18,6 +16,7 @@ from std_srvs.srv import Trigger
 
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
+from humanoid_manip.nodes._run import spin_node
 from humanoid_manip.policy import LatencyStats, PolicyRuntime, TickMonitor, load_policy_config
 from humanoid_manip.robot import load_robot
 
@@ -203,26 +202,7 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = PolicyNode()
-        rclpy.spin(node)
-    except HumanoidManipError as exc:
-        print(f"policy_node: error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        # SIGINT shuts the context down under a running callback (a 100 ms render, say), whose
-        # next publish then fails: a consequence of the shutdown, not an error to report
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(PolicyNode, "policy_node", args)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,8 @@ import sys
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
@@ -19,6 +17,7 @@ from std_srvs.srv import Trigger
 
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
+from humanoid_manip.nodes._run import spin_node
 from humanoid_manip.policy.stats import LatencyStats
 
 SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -248,6 +247,10 @@ class SimNode(Node):
                                                 level, msg, s)]
         self.diag_pub.publish(arr)
 
+    def close(self) -> None:
+        """Free the renderer's GL context before the node goes."""
+        self.sim.close()
+
     def _log_status(self) -> None:
         s = self.stats()
         self.get_logger().info(
@@ -257,27 +260,7 @@ class SimNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        rclpy.spin(node)
-    except HumanoidManipError as exc:
-        print(f"sim_node: error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        # SIGINT shuts the context down under a running callback (a 100 ms render, say), whose
-        # next publish then fails: a consequence of the shutdown, not an error to report
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.sim.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(SimNode, "sim_node", args)
 
 
 if __name__ == "__main__":
