@@ -19,7 +19,9 @@ from humanoid_manip.sim.tasks.base import Expert, Range, Task, TaskConfig, regis
 
 
 @dataclasses.dataclass(frozen=True)
-class DryerOpenConfig(TaskConfig):
+class DryerSceneConfig(TaskConfig):
+    """The dryer's placement, hinge side and wall: the ranges both dryer tasks draw from."""
+
     front_x: Range
     lateral_offset: Range
     center_z: Range
@@ -29,13 +31,17 @@ class DryerOpenConfig(TaskConfig):
     wall_probability: float
     wall_gap: Range
     wall_front: Range
+
+
+@dataclasses.dataclass(frozen=True)
+class DryerOpenConfig(DryerSceneConfig):
     latch_force_n: Range
     door_mass_kg: Range
     hinge_damping: Range
     success_angle_deg: float
 
 
-def dryer_layout(c, rng: np.random.Generator) -> DryerLayout:
+def dryer_layout(c: DryerSceneConfig, rng: np.random.Generator) -> DryerLayout:
     """Draw the dryer's placement, hinge side and wall (shared with dryer_unload)."""
     sign = 1 if rng.random() < c.hinge_right_probability else -1
     width = uniform(rng, c.door_width)

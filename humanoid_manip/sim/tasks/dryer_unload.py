@@ -10,8 +10,8 @@ from humanoid_manip.control import WristIK, WristTarget
 from humanoid_manip.robot.mujoco_model import ROBOT_BITS, WORLD_BIT
 from humanoid_manip.sim.tasks._dryer import build_dryer
 from humanoid_manip.sim.tasks._script import Phase, ScriptedExpert, slerp, smoothstep
-from humanoid_manip.sim.tasks.base import Expert, Range, Task, TaskConfig, register, uniform
-from humanoid_manip.sim.tasks.dryer_open import dryer_layout
+from humanoid_manip.sim.tasks.base import Expert, Range, Task, register, uniform
+from humanoid_manip.sim.tasks.dryer_open import DryerSceneConfig, dryer_layout
 
 CLOTH_BIT = 16  # cloth touches the world and the robot, never other cloth (speed)
 CLOTH_GRID = 5  # vertices per side of each piece
@@ -22,16 +22,7 @@ BASKET_BOTTOM = 0.03  # thick, so that no cloth vertex tunnels through it
 
 
 @dataclasses.dataclass(frozen=True)
-class DryerUnloadConfig(TaskConfig):
-    front_x: Range
-    lateral_offset: Range
-    center_z: Range
-    door_width: Range
-    handle_standoff: Range
-    hinge_right_probability: float
-    wall_probability: float
-    wall_gap: Range
-    wall_front: Range
+class DryerUnloadConfig(DryerSceneConfig):
     door_open_deg: Range
     hinge_damping: Range
     door_mass_kg: Range
