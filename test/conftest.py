@@ -22,3 +22,18 @@ def robot_model(robot):
     from humanoid_manip.robot import build_model
 
     return build_model(robot)
+
+
+@pytest.fixture(scope="module")
+def frozen_config(tmp_path_factory):
+    """A private copy of config/ and urdf/ for the module, found through HUMANOID_MANIP_SHARE."""
+    import shutil
+
+    from humanoid_manip import paths
+
+    share = tmp_path_factory.mktemp("share")
+    for folder in ("config", "urdf"):
+        shutil.copytree(paths.share_dir() / folder, share / folder)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HUMANOID_MANIP_SHARE", str(share))
+        yield share

@@ -17,21 +17,9 @@ from humanoid_manip.data.lineage_graph import check_checkpoint, format_graph, lo
 from humanoid_manip.data.schema import episode_metadata
 from humanoid_manip.data.synth import write_synthetic
 
-
-@pytest.fixture(scope="module", autouse=True)
-def frozen_config(tmp_path_factory):
-    """A private copy of config/ and urdf/: edits to the working tree while these tests run
-    must not show up as configuration drift."""
-    import shutil
-
-    from humanoid_manip import paths
-
-    share = tmp_path_factory.mktemp("share")
-    for folder in ("config", "urdf"):
-        shutil.copytree(paths.share_dir() / folder, share / folder)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HUMANOID_MANIP_SHARE", str(share))
-        yield share
+# A private copy of config/ and urdf/ (test/conftest.py), so edits to the working tree while
+# these tests run do not show up as configuration drift.
+pytestmark = pytest.mark.usefixtures("frozen_config")
 
 
 def _episode(d, name, robot, source, parents=()):
