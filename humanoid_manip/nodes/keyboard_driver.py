@@ -73,7 +73,7 @@ class KeyboardDriver(Node):
             self.pubs[topic].publish(msg)
 
 
-def main(args=None) -> None:
+def main(args=None) -> int:
     tty = sys.stdin.isatty()
     saved = None
     if tty:
@@ -83,7 +83,7 @@ def main(args=None) -> None:
         saved = termios.tcgetattr(sys.stdin)
         tty_mod.setcbreak(sys.stdin.fileno())  # keys without Enter; Ctrl-C still interrupts
     try:
-        run_node(lambda: KeyboardDriver(tty), "keyboard_driver", args)
+        return run_node(lambda: KeyboardDriver(tty), "keyboard_driver", args)
     finally:
         if saved is not None:
             import termios
@@ -92,4 +92,4 @@ def main(args=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

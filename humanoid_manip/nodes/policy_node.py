@@ -16,7 +16,7 @@ from std_srvs.srv import Trigger
 
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
-from humanoid_manip.nodes._run import spin_node
+from humanoid_manip.nodes._run import run_node
 from humanoid_manip.policy import LatencyStats, PolicyRuntime, TickMonitor, load_policy_config
 from humanoid_manip.robot import load_robot
 
@@ -202,7 +202,7 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> int:
-    return spin_node(PolicyNode, "policy_node", args)
+    return run_node(PolicyNode, "policy_node", args)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -188,9 +189,9 @@ class RecorderNode(Node):
             self.stop()
 
 
-def main(args=None) -> None:
-    run_node(RecorderNode, "recorder_node", args)
+def main(args=None) -> int:
+    return run_node(RecorderNode, "recorder_node", args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

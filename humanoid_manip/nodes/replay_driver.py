@@ -7,6 +7,7 @@ exit_when_done exits. With arm_safety it first arms the safety monitor (~/enable
 """
 from __future__ import annotations
 
+import sys
 import time
 
 from geometry_msgs.msg import PoseArray, PoseStamped
@@ -93,9 +94,9 @@ class ReplayDriver(Node):
             self.finished = True
 
 
-def main(args=None) -> None:
-    run_node(ReplayDriver, "replay_driver", args)
+def main(args=None) -> int:
+    return run_node(ReplayDriver, "replay_driver", args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

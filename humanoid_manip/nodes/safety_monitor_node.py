@@ -6,24 +6,20 @@ tick (500 Hz), one JSON line per intervention on /safety/events, and /diagnostic
 """
 from __future__ import annotations
 
-import signal
-import threading
+import sys
 import time
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState as JointStateMsg
 from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 
-from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
+from humanoid_manip.nodes._run import run_node
 from humanoid_manip.robot import load_robot
 from humanoid_manip.safety import Mode, SafetyMonitor, load_safety_config
 
@@ -177,44 +173,22 @@ class SafetyMonitorNode(Node):
         array.header.stamp = convert.seconds_to_time(self._now())
         self.diag_pub.publish(array)
 
-    def torque_off(self) -> None:
+    def close(self) -> None:
         """On shutdown: a last zero command, since the controller holds the last one forever."""
-        self.command_pub.publish(convert.torque_command_msg(np.zeros(self.robot.n)))
-        self.command_pub.wait_for_all_acked(Duration(seconds=0.5))  # delivered before we go
+        try:
+            self.command_pub.publish(convert.torque_command_msg(np.zeros(self.robot.n)))
+            self.command_pub.wait_for_all_acked(Duration(seconds=0.5))  # delivered before we go
+        except Exception:  # noqa: BLE001 - the context may already be gone
+            pass
 
 
 def _pct(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main(args=None) -> None:
-    # Our own SIGINT/SIGTERM handling: the handler only sets a flag (raising inside rclpy's C++
-    # wait can surface as a RuntimeError), and the context stays up for the last zero command.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    node = None
-    try:
-        node = SafetyMonitorNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while rclpy.ok() and not stop.is_set():
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except HumanoidManipError as exc:
-        print(f"safety_monitor_node: error: {exc}", flush=True)
-        raise SystemExit(2) from None
-    finally:
-        if node is not None:
-            try:
-                node.torque_off()
-            except Exception:  # noqa: BLE001 - the context may already be gone
-                pass
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run_node(SafetyMonitorNode, "safety_monitor_node", args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

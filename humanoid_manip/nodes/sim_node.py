@@ -17,7 +17,7 @@ from std_srvs.srv import Trigger
 
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
-from humanoid_manip.nodes._run import spin_node
+from humanoid_manip.nodes._run import run_node
 from humanoid_manip.policy.stats import LatencyStats
 
 SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -260,7 +260,7 @@ class SimNode(Node):
 
 
 def main(args=None) -> int:
-    return spin_node(SimNode, "sim_node", args)
+    return run_node(SimNode, "sim_node", args)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ pose it had when released.
 """
 from __future__ import annotations
 
+import sys
+
 from geometry_msgs.msg import PoseArray, PoseStamped
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -98,9 +100,9 @@ class TeleopNode(Node):
                                                     convert.seconds_to_time(now)))
 
 
-def main(args=None) -> None:
-    run_node(TeleopNode, "teleop_node", args)
+def main(args=None) -> int:
+    return run_node(TeleopNode, "teleop_node", args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
