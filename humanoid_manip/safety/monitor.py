@@ -8,6 +8,7 @@ ROS; the node shell converts messages and keeps time.
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import mujoco
@@ -16,7 +17,7 @@ import numpy as np
 from humanoid_manip.robot.dynamics import RobotDynamics
 from humanoid_manip.robot.spec import RobotSpec
 from humanoid_manip.safety.config import SafetyConfig
-from humanoid_manip.safety.geometry import SelfCollisionModel, collision_model
+from humanoid_manip.safety.geometry import SelfCollisionModel, collision_model, joint_reach
 from humanoid_manip.safety.types import JointState, Mode, SafetyEvent, TickResult, TorqueRequest
 
 TORQUE_OFF = (Mode.STOPPED, Mode.FAULT)
@@ -36,6 +37,7 @@ class SafetyMonitor:
         self.model, self.data = self.dyn.model, self.dyn.data
         self.collision = SelfCollisionModel(self.model, margin)
         self.dof = self.dyn.index.dof
+        self.reach = joint_reach(self.model)[self.dof]  # m of point motion per rad, canonical
         self.period = 1.0 / robot.rates.safety_hz
         self.request_timeout = config.watchdog.request_timeout_periods / robot.rates.policy_hz
         self.limit = config.torque.limit_fraction * robot.effort_limit
@@ -71,6 +73,9 @@ class SafetyMonitor:
         self._jac = np.zeros((3, self.model.nv))
         self._jac_b = np.zeros((3, self.model.nv))
         self._minv = np.zeros((1, self.model.nv))
+        self._qpos, self._qvel = self.data.qpos, self.data.qvel  # views: no wrapper per tick
+        self._site_xpos = self.data.site_xpos
+        self._dq_buf = np.zeros(robot.n)
         # state
         self.mode = Mode.HOLD
         self.enabled = False
@@ -86,6 +91,9 @@ class SafetyMonitor:
         self._request_time: float | None = None
         self._state_seen = False
         self._q: np.ndarray | None = None
+        # the geometry's last pass: where the joints were and how far every margin was then
+        self._geometry_q: np.ndarray | None = None
+        self._clearance = 0.0
         self._in_zone = False
         self._state_names: tuple[str, ...] = ()
         self._state_take: np.ndarray | None = None
@@ -188,7 +196,7 @@ class SafetyMonitor:
         if request is not None:
             self._accept(request, now)
         torque = self._torque(now, state)
-        if not np.isfinite(torque.sum()):  # belt and braces: never send a non-finite value
+        if not math.isfinite(float(np.add.reduce(torque))):  # belt and braces: never non-finite
             self._fault("non-finite torque computed; torque off")
             torque = np.zeros(self.robot.n)
         self._output = torque
@@ -207,7 +215,7 @@ class SafetyMonitor:
         if q_dq is None:
             return zero  # no joint state yet: nothing to hold with, torque stays off
         q, dq = q_dq
-        self._in_zone = (np.abs(q - self._zone_mid) > self._zone_half).any()
+        self._in_zone = np.maximum.reduce(np.abs(q - self._zone_mid) - self._zone_half) > 0.0
         if self._in_zone:
             self._upper_zone, self._lower_zone = q > self.zone_hi, q < self.zone_lo
         beyond = self._beyond_hard_limit(q) if self._in_zone else []
@@ -232,27 +240,36 @@ class SafetyMonitor:
                                         f"{self.config.ramp_time:g} s")
             self._ramp_start = now
 
-        bias = self._bias_torque(q, dq)
+        bias = None  # gravity + Coriolis, computed only where something needs it
         if self.mode == Mode.ACTIVE:
             cmd = self._request
             alpha = (now - self._ramp_start) / self.config.ramp_time
             if alpha < 1.0:
+                bias = self._bias_torque(q, dq)
                 hold = bias - self.kd_hold * dq
                 cmd = hold + max(alpha, 0.0) * (cmd - hold)
         elif self.mode == Mode.STOPPING:
+            bias = self._bias_torque(q, dq)
             cmd = bias - self.kd_stop * dq
         else:
+            bias = self._bias_torque(q, dq)
             cmd = bias - self.kd_hold * dq
-        if (np.abs(cmd) * self._inv_limit).max() > 1.0:
+        if np.maximum.reduce(np.abs(cmd) * self._inv_limit) > 1.0:
             if self.mode == Mode.ACTIVE:
                 self._intervene("torque_limit", "request above the torque limit",
                                 np.abs(cmd) > self.limit, cmd)
             cmd = np.minimum(np.maximum(cmd, -self.limit), self.limit)
         cmd = self._rate_limit(now, cmd)
-        constraints = self._cartesian_constraints()
-        too_fast = (np.abs(dq) * self._inv_vmax).max() > 1.0
+        constraints = []
+        if not self._geometry_clear(q):
+            if bias is None:
+                bias = self._bias_torque(q, dq)  # and the kinematics the geometry needs
+            constraints = self._cartesian_constraints(q)
+        too_fast = np.maximum.reduce(np.abs(dq) * self._inv_vmax) > 1.0
         if not (constraints or too_fast or self._in_zone):
             return cmd  # nothing near a limit: the limited command as it is
+        if bias is None:
+            bias = self._bias_torque(q, dq)
         net = cmd - bias  # the functions below act on the torque net of gravity and Coriolis
         if constraints:
             net = self._barriers(net, dq, bias, constraints)
@@ -261,14 +278,22 @@ class SafetyMonitor:
         net = self._position_zones(net, q, dq)
         return np.minimum(np.maximum(bias + net, -self.limit), self.limit)
 
+    def _geometry_clear(self, q: np.ndarray) -> bool:
+        """True when no point can have moved into a workspace or self-collision margin since
+        the geometry's last pass (a bound, so skipping the pass changes nothing)."""
+        if self._geometry_q is None:
+            return False
+        moved = np.abs(np.subtract(q, self._geometry_q, out=self._dq_buf), out=self._dq_buf)
+        return float(self.reach @ moved) < self._clearance
+
     def _bias_torque(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """Gravity + Coriolis at (q, dq), canonical order; leaves kinematics in self.data.
 
         RobotDynamics.set_state + bias_torque, inlined: every robot dof is set, so no zeroing.
         """
         data = self.data
-        data.qpos[self._qpos_idx] = q
-        data.qvel[self._dof_idx] = dq
+        self._qpos[self._qpos_idx] = q
+        self._qvel[self._dof_idx] = dq
         mujoco.mj_kinematics(self.model, data)
         mujoco.mj_comPos(self.model, data)
         mujoco.mj_comVel(self.model, data)
@@ -281,9 +306,9 @@ class SafetyMonitor:
             min(max(self._prev_dt, 0.0), 2 * self.period)
         step = self.rate * dt
         delta = cmd - self._output
-        fast = np.abs(delta) > step
-        if not fast.any():
+        if np.maximum.reduce(np.abs(delta) - step) <= 0.0:
             return cmd
+        fast = np.abs(delta) > step
         if self.mode == Mode.ACTIVE:
             self._intervene("rate_limit", "torque changing faster than the rate limit", fast,
                             delta / max(dt, 1e-9))
@@ -320,13 +345,17 @@ class SafetyMonitor:
         self._intervene("velocity_limit", "joint above its velocity limit", over, dq)
         return out
 
-    def _cartesian_constraints(self) -> list:
-        """Palm faces and body pairs inside their margins: (Jacobian row, distance, margin)."""
+    def _cartesian_constraints(self, q: np.ndarray) -> list:
+        """Palm faces and body pairs inside their margins: (Jacobian row, distance, margin).
+
+        Also records the clearance to every margin at q, for _geometry_clear.
+        """
         constraints = []
         ws_margin = self.config.workspace.margin
-        palms = self.data.site_xpos[self._palm_ids]
+        palms = self._site_xpos[self._palm_ids]
         inside = np.concatenate([palms - self._box_min, self._box_max - palms], axis=1)
-        if inside.min() >= ws_margin:
+        ws_clearance = float(inside.min()) - ws_margin
+        if ws_clearance >= 0.0:
             sides = ()
         else:
             sides = [(s, side) for s, side in enumerate(SIDES) if inside[s].min() < ws_margin]
@@ -343,7 +372,10 @@ class SafetyMonitor:
                                         values={"palm": side, "position": p.copy(),
                                                 "distance": dist})
         sc_margin = self.config.self_collision.margin
-        for prox in self.collision.proximities(self.data):
+        scan = self.collision.scan(self.data)
+        self._geometry_q = q.copy()
+        self._clearance = min(ws_clearance, scan.clearance)
+        for prox in scan.proximities:
             mujoco.mj_jac(self.model, self.data, self._jac, None, prox.point_a, prox.body_a)
             mujoco.mj_jac(self.model, self.data, self._jac_b, None, prox.point_b, prox.body_b)
             row = prox.normal @ (self._jac_b - self._jac)
@@ -404,10 +436,11 @@ class SafetyMonitor:
         if age > timeout:
             self._stale(now)
             return None
-        if tuple(state.names) == self._canonical:
+        names = state.names
+        if names is self._canonical or tuple(names) == self._canonical:
             q, dq = np.asarray(state.position, float), np.asarray(state.velocity, float)
         else:  # another order, or more joints than ours (extra ones are ignored)
-            names = tuple(state.names)
+            names = tuple(names)
             if names != self._state_names:
                 self._state_names = names
                 where = {n: i for i, n in enumerate(names)}
@@ -419,7 +452,7 @@ class SafetyMonitor:
                 q = np.asarray(state.position, float)[self._state_take]
                 dq = np.asarray(state.velocity, float)[self._state_take]
         if q.shape != (self.robot.n,) or dq.shape != (self.robot.n,) or \
-                not np.isfinite(q @ q + dq @ dq):  # one check for NaN/Inf (or absurd values)
+                not math.isfinite(float(q @ q + dq @ dq)):  # NaN/Inf (or absurd values)
             self._fault("joint state incomplete or not finite (needs every joint's position "
                         "and velocity)")
             return None
