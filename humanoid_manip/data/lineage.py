@@ -17,8 +17,7 @@ from humanoid_manip.errors import HumanoidManipError
 
 KINDS = ("episode", "checkpoint", "evaluation")
 # The configuration a policy's behaviour depends on: the files whose change should be noticed.
-CONFIG_FILES = ("robot.yaml", "safety.yaml", "policy.yaml", "tasks.yaml", "control.yaml",
-                "teleop.yaml")
+CONFIG_FILES = ("robot.yaml", "safety.yaml", "policy.yaml", "tasks.yaml", "teleop.yaml")
 
 
 class LineageError(HumanoidManipError):
