@@ -191,3 +191,23 @@ def test_wrong_seed_in_the_metadata_fails_replay(dataset):
                      if f.check == "replay" and f.severity == "error")
     assert "initial state differs from the seed's reset" in bad
     assert "first frame differs from the seed's scene" in bad
+
+
+def test_live_sessions_replay_from_the_measured_efforts(tmp_path, robot):
+    """Over DDS the applied command is logged when it arrives, up to steps late; sim_node's
+    joint states carry the measured effort of every step and the reset time is recorded, so
+    the replay uses those (and sim_node's brake before the first command) and passes. Without
+    the reset time it falls back to the command arrival times, which do not reproduce it."""
+    from humanoid_manip.data.settings import load_data_config
+    from humanoid_manip.data.validate import applied_torques, check_replay
+
+    rec = record_sim(tmp_path / "live.mcap", robot, seed=2, seconds=0.4, render=False,
+                     live_brake_steps=25)
+    ep = read_episode(rec.path, images=False)
+    cfg = load_data_config().validate
+    applied = applied_torques(ep, 1.0 / robot.rates.physics_hz)
+    assert len(applied.braked) == 25 and np.array_equal(applied.torque, rec.torques)
+    assert [f for f in check_replay(ep, robot, cfg) if f[0] == "error"] == []
+    ep.metadata.pop("start_time")
+    errors = [f for f in check_replay(ep, robot, cfg) if f[0] == "error"]
+    assert errors and "do not reproduce the recorded motion" in errors[0][2]

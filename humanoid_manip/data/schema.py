@@ -16,6 +16,8 @@ at the finish (with "outcome"), and as the MCAP metadata record `humanoid_manip.
     initial_state  {"qpos": [...], "qvel": [...]}  optional: the full MuJoCo state after
               reset (sim episodes); replay starts from it after checking the seed resets to it
     trim      {"from": path, "start_s": s, "end_s": s}  only on copies made by `validate --fix`
+    start_time  float  optional: the sim clock at the episode's reset (sim_node); with the
+              measured efforts of every step on /joint_states, replay steps from it exactly
 
 Other keys (e.g. "robot", "started") are kept as they are.
 """

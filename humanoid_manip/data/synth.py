@@ -155,13 +155,17 @@ class PDDemonstrator:
 def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: int = 0,
                seconds: float = 1.0, labels_from_seed: int | None = None,
                claim_seed: int | None = None, render: bool = True,
-               sim=None) -> SimRecording:
+               sim=None, live_brake_steps: int | None = None) -> SimRecording:
     """Record a real simulated episode (joint states, applied torques, rendered cameras).
 
     labels_from_seed: write the applied torques of a run with that seed instead of this
     episode's own: a mislabelled episode that the replay check must reject.
     claim_seed: record this seed in the metadata instead of the one simulated.
     render=False records no camera frames (faster; the episode then lacks its cameras).
+    live_brake_steps: record as sim_node and the recorder do over DDS instead: the robot held
+    still with zero torque for that many steps (brake_until_command), joint states with the
+    measured efforts after every step, the reset time as `start_time`, no initial state, and
+    each command logged when it "arrives", a random 0-2 steps late.
     """
     from humanoid_manip.data.episode import string_msg
     from humanoid_manip.sim import Simulation
@@ -182,11 +186,19 @@ def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: i
         meta = episode_metadata(task, seed if claim_seed is None else claim_seed,
                                 {"type": "expert", "name": "pd_demonstrator"}, sim=True,
                                 robot=robot)
-        meta["initial_state"] = {"qpos": sim.data.qpos.tolist(), "qvel": sim.data.qvel.tolist()}
+        live = live_brake_steps is not None
+        if live:
+            meta["start_time"] = sim.time
+        else:
+            meta["initial_state"] = {"qpos": sim.data.qpos.tolist(),
+                                     "qvel": sim.data.qvel.tolist()}
         steps = int(round(seconds / sim.dt))
         applied = np.empty((steps, robot.n))
         w = EpisodeWriter(path, meta)
-        for k in range(steps):
+        if live:
+            _record_live(w, sim, demo, robot, steps, live_brake_steps, labels, applied, render,
+                         np.random.default_rng(seed + 1))
+        for k in range(steps if not live else 0):
             t_ns = int(round(sim.time * NS))
             js = sim.joint_state()
             w.write_cdr("/joint_states", joint_state_cdr(t_ns, robot.names, js.position,
@@ -202,9 +214,10 @@ def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: i
             w.write_cdr("/effort_controller/commands", float64_array_cdr(label), t_ns)
             sim.step(tau)
         t_ns = int(round(sim.time * NS))
-        js = sim.joint_state()
-        w.write_cdr("/joint_states", joint_state_cdr(t_ns, robot.names, js.position, js.velocity,
-                                                 js.effort), t_ns)
+        if not live:
+            js = sim.joint_state()
+            w.write_cdr("/joint_states", joint_state_cdr(t_ns, robot.names, js.position,
+                                                     js.velocity, js.effort), t_ns)
         success, progress = sim.success(), sim.progress()
         w.write("/safety/events", string_msg('{"type": "none"}'), t_ns)
         out = w.finish({"success": success, "progress": progress, "note": "pd demonstrator"})
@@ -212,3 +225,32 @@ def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: i
         if own:
             sim.close()
     return SimRecording(out, success, progress, labels if labels is not None else applied)
+
+
+def _record_live(w, sim, demo, robot, steps, brake_steps, labels, applied, render, rng) -> None:
+    """The body of record_sim for live_brake_steps: what sim_node and the recorder write."""
+    dt_ns = int(round(sim.dt * NS))
+    last_cmd_ns = -1
+    for k in range(steps):
+        t_ns = int(round(sim.time * NS))
+        braking = k < brake_steps
+        tau = np.zeros(robot.n) if braking else demo.act(sim)
+        applied[k] = tau
+        label = labels[k] if labels is not None else tau
+        if not braking:
+            w.write_cdr("/policy/torque_request", joint_state_cdr(t_ns, robot.names, effort=tau),
+                        t_ns)
+            # no header: logged on arrival, up to two steps late, never out of order
+            last_cmd_ns = max(last_cmd_ns + 1, t_ns + int(rng.integers(0, 3)) * dt_ns)
+            w.write_cdr("/effort_controller/commands", float64_array_cdr(label), last_cmd_ns)
+        sim.step(tau)  # the efforts measured are what was applied, whatever the label
+        if braking:
+            sim.data.qpos[sim.index.qpos] = robot.home
+            sim.data.qvel[sim.index.dof] = 0.0
+        t_ns = int(round(sim.time * NS))
+        js = sim.joint_state()
+        w.write_cdr("/joint_states", joint_state_cdr(t_ns, robot.names, js.position, js.velocity,
+                                                 js.effort), t_ns)
+        if render and sim.camera_due():
+            for cam, img in sim.render().items():
+                w.write_cdr(f"/{cam}/image_raw", image_cdr(t_ns, cam, img), t_ns)

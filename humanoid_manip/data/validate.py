@@ -392,15 +392,12 @@ def check_replay(ep: Episode, robot, cfg: ValidateConfig) -> list[tuple[str, str
         # changed since the recording (a warning); without it, likely another seed (an error)
         verified = not start and isinstance(ep.metadata.get("initial_state"), dict)
         dt = sim.dt
-        t0 = ep.start_s
-        n = int(round((ep.command_t[-1] - t0) / dt)) + 1
-        grid = t0 + np.arange(n) * dt
-        ci = np.searchsorted(ep.command_t, grid + dt / 2, side="right") - 1
+        applied = applied_torques(ep, dt)
+        t0, n = applied.t0, len(applied.torque)
         render_at = {}
         for cam, (tf, _img) in frames.items():
             render_at.setdefault(int(round((tf - t0) / dt)), []).append(cam)
         q = np.empty((n + 1, robot.n))
-        zero = np.zeros(robot.n)
         qadr = sim.index.qpos
         try:
             for k in range(n):
@@ -412,7 +409,10 @@ def check_replay(ep: Episode, robot, cfg: ValidateConfig) -> list[tuple[str, str
                     except RenderError as exc:  # no OpenGL here: the rest still counts
                         render_at.clear()
                         out.append(("info", "replay", f"first frames not compared: {exc}"))
-                sim.step(ep.command[ci[k]] if ci[k] >= 0 else zero)
+                sim.step(applied.torque[k])
+                if k < len(applied.braked):  # as sim_node did before the first command
+                    sim.data.qpos[qadr] = applied.braked[k]
+                    sim.data.qvel[sim.index.dof] = 0.0
             q[n] = sim.data.qpos[qadr]
         except SimulationError as exc:
             return out + [("error", "replay", f"replay stopped: {exc}")]
@@ -440,6 +440,48 @@ def check_replay(ep: Episode, robot, cfg: ValidateConfig) -> list[tuple[str, str
                             f"{ep.t[ok][row] - t0:.2f} s (labels from another seed or "
                             "episode?)"))
     return out
+
+
+@dataclass
+class AppliedTorques:
+    """What the simulation did at each physics step from the episode's start."""
+
+    t0: float  # the start (s, the recording's clock)
+    torque: np.ndarray  # [steps, joints] applied during each step
+    braked: np.ndarray  # [m, joints]: the first m steps ended with the robot held here
+
+
+def applied_torques(ep: Episode, dt: float) -> AppliedTorques:
+    """The torque of each physics step from the start of the episode.
+
+    A simulation that publishes its measured efforts after every step, and whose reset time is
+    in the metadata (`start_time`, from sim_node), gives them exactly: the effort stamped
+    t0 + (k+1)·dt is what step k applied. sim_node holds the robot still until the first
+    command arrives (`brake_until_command`): those leading steps show exactly zero velocity and
+    effort, and the replay holds the robot there too. Otherwise each step takes the last command
+    received by its midpoint; over DDS receive times can be a step off, so live sessions need
+    the first way.
+    """
+    t0 = ep.metadata.get("start_time")
+    n_joints = ep.command.shape[1] if ep.command.ndim == 2 else 0
+    if isinstance(t0, (int, float)) and not isinstance(t0, bool) and len(ep.stamp) and \
+            ep.effort.shape == ep.position.shape == ep.velocity.shape == \
+            (len(ep.stamp), len(ep.joint_names)):
+        k = np.round((ep.stamp - t0) / dt).astype(int) - 1
+        n = int(k.max()) + 1
+        if n > 0 and np.array_equal(np.unique(k[k >= 0]), np.arange(n)):
+            rows = np.empty(n, dtype=int)
+            rows[k[k >= 0]] = np.flatnonzero(k >= 0)
+            torque = ep.effort[rows]
+            still = np.all(ep.velocity[rows] == 0.0, axis=1) & np.all(torque == 0.0, axis=1)
+            m = int(np.argmin(still)) if not still.all() else n
+            if np.all(np.isfinite(torque)):
+                return AppliedTorques(float(t0), torque, ep.position[rows[:m]])
+    t0 = ep.start_s
+    n = int(round((ep.command_t[-1] - t0) / dt)) + 1
+    ci = np.searchsorted(ep.command_t, t0 + np.arange(n) * dt + dt / 2, side="right") - 1
+    torque = np.where(ci[:, None] >= 0, ep.command[np.maximum(ci, 0)], 0.0)
+    return AppliedTorques(t0, torque, np.zeros((0, n_joints)))
 
 
 def _initial_state(sim, recorded) -> list[tuple[str, str, str]]:

@@ -114,8 +114,10 @@ class RecorderNode(Node):
             info = json.loads(msg.data)
         except json.JSONDecodeError:
             return
+        # start_time (the reset, on the sim clock) is where the replay check starts stepping
         self.episode_info = {"task": info.get("task"), "seed": info.get("seed"),
-                             "sim_episode": info.get("episode")}
+                             "sim_episode": info.get("episode"),
+                             "start_time": info.get("start_time")}
         if self.p["auto_start"]:
             if self.writer is not None:
                 self.stop()
