@@ -24,6 +24,9 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/urdf", glob("urdf/*.urdf")),
+        # the shipped default policy, its lineage and evaluation (not the .pt weights)
+        (f"share/{PACKAGE}/policies", glob("policies/*.onnx") + glob("policies/*.json")
+         + glob("policies/*.md")),
     ],
     install_requires=["setuptools"],
     extras_require={"train": ["torch==2.13.0"]},

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from humanoid_manip.learn.config import load_train_config
-from humanoid_manip.learn.dataset import WindowSampler, compute_stats
+from humanoid_manip.learn.dataset import WindowSampler, add_bias, compute_stats
 from humanoid_manip.learn.export import example_inputs, export_onnx, parity, session
 from humanoid_manip.learn.toy import toy_episodes
 from humanoid_manip.learn.train import (
@@ -38,13 +38,17 @@ from humanoid_manip.learn.train import (
 from humanoid_manip.robot import load_robot
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED, SHIPPED_CKPT = "policies/default.onnx", "policies/default.pt"  # weights, no optimizer
 
 
 def bench_training(cfg, robot, steps: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     episodes = toy_episodes(robot, n_episodes=8, ticks=2 * (cfg.window + cfg.burn_in))
+    if cfg.model.action == "pd":  # the label splits into target and bias (learn/train.py)
+        episodes = add_bias(episodes, robot)
     io = PolicyIO.for_robot(robot, ("a", "b"))
-    model = build_model(cfg.model, io, compute_stats(episodes), robot.effort_limit, cfg.seed)
+    model = build_model(cfg.model, io, compute_stats(episodes), robot.effort_limit, cfg.seed,
+                        robot.kp, robot.kd)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     sampler = WindowSampler(episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed)
     ticks, seconds = 0, 0.0
@@ -109,14 +113,20 @@ def bench_inference(model, path: Path, runs: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--policy", help="an exported policy file (with --checkpoint)")
+    ap.add_argument("--policy", help="an exported policy file (with --checkpoint); default: the "
+                    f"shipped {SHIPPED} with {SHIPPED_CKPT} when they exist")
     ap.add_argument("--checkpoint", help="the checkpoint the policy was exported from")
+    ap.add_argument("--fresh", action="store_true", help="time a freshly initialized "
+                    "config/train.yaml model, not the shipped policy")
     ap.add_argument("--out", default=str(ROOT / "bench" / "learn.json"))
     ap.add_argument("--quick", action="store_true", help="fewer steps and runs")
     ap.add_argument("--skip-training", action="store_true", help="inference only")
     args = ap.parse_args()
     robot = load_robot()
     cfg = load_train_config()
+    if not (args.fresh or args.checkpoint) and (ROOT / SHIPPED).is_file() and \
+            (ROOT / SHIPPED_CKPT).is_file():
+        args.policy, args.checkpoint = str(ROOT / SHIPPED), str(ROOT / SHIPPED_CKPT)
     default_threads = torch.get_num_threads()
     steps, runs = (3, 200) if args.quick else (10, 1000)
     results = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
@@ -133,7 +143,8 @@ def main() -> int:
     else:
         io = PolicyIO.for_robot(robot, ("a", "b"))
         stats = compute_stats(toy_episodes(robot, n_episodes=2, ticks=30))
-        model, policy = build_model(cfg.model, io, stats, robot.effort_limit), None
+        model, policy = build_model(cfg.model, io, stats, robot.effort_limit, kp=robot.kp,
+                                    kd=robot.kd), None
         results["inference_network"] = "config/train.yaml model, freshly initialized"
     with tempfile.TemporaryDirectory() as tmp:
         if policy is None:

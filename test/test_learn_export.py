@@ -31,7 +31,8 @@ def checkpoint(robot, tmp_path_factory):
     cfg = load_train_config()  # the shipped model size
     io = PolicyIO.for_robot(robot, TASKS)
     stats = compute_stats(toy_episodes(robot, n_episodes=2, ticks=30))
-    model = build_model(cfg.model, io, stats, robot.effort_limit, seed=5)
+    model = build_model(cfg.model, io, stats, robot.effort_limit, seed=5, kp=robot.kp,
+                        kd=robot.kd)
     path = tmp_path_factory.mktemp("ckpt") / "checkpoint.pt"
     manifest = {"kind": "checkpoint", "id": "che-test", "parents": ["epi-1", "epi-2"],
                 "config": {"urdf": robot.urdf_sha256, "robot.yaml": robot.config_sha256}}

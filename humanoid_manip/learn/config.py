@@ -22,6 +22,13 @@ class ModelConfig:
     hidden: int = 256
     memory: int = 128  # GRU state size = the policy file's S
     clip_to_effort: bool = True
+    # What the head predicts. "torque": N·m directly. "pd": a joint-position target q* and a
+    # bias torque b; the graph outputs kp·(q* − q) − kd·q̇ + b with config/robot.yaml's gains,
+    # the law the teleop path's experts use, so the labels decompose exactly.
+    action: str = "torque"
+    # "pd" only: auxiliary targets q*(t + h) for these horizons (ticks), trained but not
+    # exported, so the features must say where the motion is going, not only where it is.
+    horizons: tuple[int, ...] = ()
 
     def __post_init__(self):
         if not self.channels or any(c < 1 or c % self.groups for c in self.channels):
@@ -29,6 +36,10 @@ class ModelConfig:
                              f"by groups={self.groups}")
         if min(self.image_features, self.task_dim, self.hidden, self.memory) < 1:
             raise ValueError("image_features, task_dim, hidden and memory must be >= 1")
+        if self.action not in ("torque", "pd"):
+            raise ValueError(f"action must be torque or pd, got {self.action!r}")
+        if any(h < 1 for h in self.horizons) or (self.horizons and self.action != "pd"):
+            raise ValueError("horizons must be >= 1 ticks and need action: pd")
 
 
 @dataclass(frozen=True)

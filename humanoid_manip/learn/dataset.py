@@ -39,9 +39,15 @@ class EpisodeArrays:
     task: int  # index into the task names
     id: str = ""  # the episode's lineage id
     seed: int | None = None  # the simulation seed it was recorded with (None: real robot)
+    # float32 [T, J]: gravity + Coriolis torque at each tick's state (add_bias); with it the
+    # torque label splits into the PD law's target and bias (ModelConfig.action "pd")
+    bias: np.ndarray | None = None
 
     def __post_init__(self):
         t = len(self.proprio)
+        if self.bias is not None and np.shape(self.bias) != np.shape(self.torque):
+            raise TrainingDataError(f"episode {self.id!r}: bias {np.shape(self.bias)} must be "
+                                    f"shaped like the torque {np.shape(self.torque)}")
         if t == 0 or len(self.torque) != t or len(self.frame_of) != t:
             raise TrainingDataError(f"episode {self.id!r}: proprio, torque and frame_of must "
                                     f"have the same non-zero length, got {len(self.proprio)}, "
@@ -69,15 +75,19 @@ class NormStats:
     proprio_std: np.ndarray
     torque_mean: np.ndarray
     torque_std: np.ndarray
+    bias_mean: np.ndarray | None = None  # of EpisodeArrays.bias, when the episodes have it
+    bias_std: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, list[float]]:
         return {k: np.asarray(getattr(self, k), float).tolist() for k in
-                ("proprio_mean", "proprio_std", "torque_mean", "torque_std")}
+                ("proprio_mean", "proprio_std", "torque_mean", "torque_std", "bias_mean",
+                 "bias_std") if getattr(self, k) is not None}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> NormStats:
         return cls(**{k: np.asarray(d[k], np.float32) for k in
-                      ("proprio_mean", "proprio_std", "torque_mean", "torque_std")})
+                      ("proprio_mean", "proprio_std", "torque_mean", "torque_std", "bias_mean",
+                       "bias_std") if k in d})
 
 
 def compute_stats(episodes: Sequence[EpisodeArrays]) -> NormStats:
@@ -86,10 +96,39 @@ def compute_stats(episodes: Sequence[EpisodeArrays]) -> NormStats:
         raise TrainingDataError("no episodes to compute normalization statistics from")
     p = np.concatenate([e.proprio for e in episodes]).astype(np.float64)
     u = np.concatenate([e.torque for e in episodes]).astype(np.float64)
+    bias = {}
+    if all(e.bias is not None for e in episodes):
+        b = np.concatenate([e.bias for e in episodes]).astype(np.float64)
+        bias = {"bias_mean": b.mean(0).astype(np.float32),
+                "bias_std": np.maximum(b.std(0), TORQUE_STD_FLOOR).astype(np.float32)}
     return NormStats(p.mean(0).astype(np.float32),
                      np.maximum(p.std(0), PROPRIO_STD_FLOOR).astype(np.float32),
                      u.mean(0).astype(np.float32),
-                     np.maximum(u.std(0), TORQUE_STD_FLOOR).astype(np.float32))
+                     np.maximum(u.std(0), TORQUE_STD_FLOOR).astype(np.float32), **bias)
+
+
+def add_bias(episodes: Sequence[EpisodeArrays], robot) -> list[EpisodeArrays]:
+    """Give each episode its gravity + Coriolis torque per tick (robot.RobotDynamics, MuJoCo).
+
+    The teleop path's torque request is kp·(q* − q) − kd·q̇ + bias(q, q̇), clipped; with the bias
+    known, the target q* of every tick follows from the label exactly.
+    """
+    from dataclasses import replace
+
+    from humanoid_manip.robot import RobotDynamics
+
+    dyn = RobotDynamics(robot)
+    j = robot.n
+    out = []
+    for e in episodes:
+        if e.bias is None:
+            b = np.empty(e.torque.shape, np.float32)
+            for k, row in enumerate(np.asarray(e.proprio, np.float64)):
+                dyn.set_state(row[:j], row[j:])
+                b[k] = dyn.bias_torque()
+            e = replace(e, bias=b)
+        out.append(e)
+    return out
 
 
 @dataclass
@@ -103,6 +142,7 @@ class Batch:
     task: np.ndarray  # int64 [B]
     mask: np.ndarray  # float32 [B, T]: 1 where the tick counts in the loss
     episode_ids: list[str] = field(default_factory=list)
+    bias: np.ndarray | None = None  # float32 [B, T, J] when the episodes carry it
 
     @property
     def size(self) -> int:
@@ -143,7 +183,10 @@ def as_batch(m: Batch | Mapping) -> Batch:
     if torque.shape[:2] != (b, t) or frame_of.shape != (b, t) or task.shape != (b,):
         raise TrainingDataError(f"batch shapes disagree: proprio {proprio.shape}, torque "
                                 f"{torque.shape}, frame_of {frame_of.shape}, task {task.shape}")
-    return Batch(frames, frame_of, proprio, torque, task, mask, list(m.get("episode_ids", [])))
+    bias = m.get("bias")
+    bias = None if bias is None else np.asarray(bias, np.float32).reshape(torque.shape)
+    return Batch(frames, frame_of, proprio, torque, task, mask, list(m.get("episode_ids", [])),
+                 bias)
 
 
 class WindowSampler:
@@ -168,16 +211,20 @@ class WindowSampler:
         lengths = np.array([len(e) for e in self.episodes], float)
         self._weights = lengths / lengths.sum()
 
-    def batch(self, step: int) -> Batch:
+    def windows(self, step: int) -> list[tuple[int, int, int]]:
+        """(episode index, first tick, end tick exclusive) of each sequence of step's batch."""
         rng = np.random.default_rng([self.seed, step])
         span = self.burn_in + self.window
         picks = rng.choice(len(self.episodes), size=self.batch_size, p=self._weights)
-        seqs = []
+        out = []
         for i in picks:
-            ep = self.episodes[i]
-            end = int(rng.integers(1, len(ep) + 1))  # exclusive
-            start = max(0, end - span)
-            seqs.append((ep, start, end))
+            end = int(rng.integers(1, len(self.episodes[i]) + 1))  # exclusive
+            out.append((int(i), max(0, end - span), end))
+        return out
+
+    def batch(self, step: int) -> Batch:
+        span = self.burn_in + self.window
+        seqs = [(self.episodes[i], s, e) for i, s, e in self.windows(step)]
         n_frames = max(int(ep.frame_of[e - 1] - ep.frame_of[s]) + 1 for ep, s, e in seqs)
         first = self.episodes[0]
         b = self.batch_size
@@ -187,6 +234,8 @@ class WindowSampler:
         torque = np.zeros((b, span, first.torque.shape[1]), np.float32)
         mask = np.zeros((b, span), np.float32)
         task = np.zeros(b, np.int64)
+        with_bias = all(ep.bias is not None for ep, _, _ in seqs)
+        bias = np.zeros_like(torque) if with_bias else None
         ids = []
         for k, (ep, s, e) in enumerate(seqs):
             n = e - s
@@ -196,11 +245,13 @@ class WindowSampler:
             frame_of[k, n:] = frame_of[k, n - 1]
             proprio[k, :n], torque[k, :n] = ep.proprio[s:e], ep.torque[s:e]
             proprio[k, n:], torque[k, n:] = proprio[k, n - 1], torque[k, n - 1]
+            if bias is not None:
+                bias[k, :n], bias[k, n:] = ep.bias[s:e], ep.bias[e - 1]
             lo = 0 if s == 0 else self.burn_in
             mask[k, lo:n] = 1.0
             task[k] = ep.task
             ids.append(ep.id)
-        return Batch(frames, frame_of, proprio, torque, task, mask, ids)
+        return Batch(frames, frame_of, proprio, torque, task, mask, ids, bias)
 
 
 class IterableSource:

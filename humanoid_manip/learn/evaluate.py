@@ -157,7 +157,6 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
     """
     from tqdm import tqdm
 
-    from humanoid_manip.data.lineage import new_manifest
     from humanoid_manip.policy import PolicyRuntime
     from humanoid_manip.robot import load_robot
     from humanoid_manip.safety.config import load_safety_config
@@ -185,11 +184,23 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
         for i, s in enumerate(tqdm(seeds, desc=f"eval {task}", disable=not progress)):
             video = out / f"{task}_seed{s}.mp4" if out and i < videos else None
             reports.append(run_episode(sim, runtime, SafetyMonitor(robot, safety), s, video))
-    lineage = runtime.contract.lineage
+    result = summarize(reports, task, name, runtime.contract.lineage, sim.time_limit_s, robot)
+    if out:
+        (out / f"eval_{task}.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def summarize(reports: list[EpisodeReport], task: str, name: str, lineage: dict,
+              time_limit_s: float, robot) -> dict:
+    """The report of `evaluate` for episodes run anywhere (one process or many)."""
+    from humanoid_manip.data.lineage import new_manifest
+
+    reports = sorted(reports, key=lambda r: r.seed)
+    seeds = [r.seed for r in reports]
     manifest = new_manifest("evaluation", {"policy": name, "task": task, "seeds": seeds,
-                                           "time_limit_s": sim.time_limit_s},
+                                           "time_limit_s": time_limit_s},
                             parents=[lineage["id"]] if lineage.get("id") else [], robot=robot)
-    result = {
+    return {
         "task": task,
         "policy": name,
         "checkpoint": lineage.get("id"),
@@ -207,6 +218,3 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
         "videos": [r.video for r in reports if r.video],
         "lineage": json.loads(manifest.to_json()),
     }
-    if out:
-        (out / f"eval_{task}.json").write_text(json.dumps(result, indent=1) + "\n")
-    return result

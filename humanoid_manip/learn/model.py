@@ -61,7 +61,7 @@ class PolicyNet(nn.Module):
 
     def __init__(self, cfg: ModelConfig, n_joints: int, n_cameras: int,
                  image_hw: tuple[int, int], n_tasks: int, stats: NormStats | None = None,
-                 effort_limit=None):
+                 effort_limit=None, kp=None, kd=None):
         super().__init__()
         self.cfg, self.n_joints, self.n_cameras = cfg, n_joints, n_cameras
         self.image_hw, self.n_tasks = tuple(image_hw), n_tasks
@@ -71,8 +71,9 @@ class PolicyNet(nn.Module):
         self.fuse = nn.Sequential(nn.Linear(n_fused, cfg.hidden), nn.LayerNorm(cfg.hidden),
                                   nn.ReLU())
         self.memory = GRUStep(cfg.hidden, cfg.memory)
+        self.n_out = n_joints if cfg.action == "torque" else (2 + len(cfg.horizons)) * n_joints
         self.head = nn.Sequential(nn.Linear(cfg.hidden + cfg.memory, cfg.hidden), nn.ReLU(),
-                                  nn.Linear(cfg.hidden, n_joints))
+                                  nn.Linear(cfg.hidden, self.n_out))
         with torch.no_grad():  # start near the mean torque
             self.head[-1].weight.mul_(0.1)
             self.head[-1].bias.zero_()
@@ -83,6 +84,13 @@ class PolicyNet(nn.Module):
         limit = torch.full((n_joints,), float("inf")) if effort_limit is None else \
             torch.tensor(np.array(effort_limit, dtype=np.float32))
         self.register_buffer("effort_limit", limit.reshape(n_joints).clone())
+        # "pd": the PD law's gains (config/robot.yaml) and the bias torque's normalization
+        for name, value in (("kp", kp), ("kd", kd)):
+            v = torch.zeros(n_joints) if value is None else \
+                torch.tensor(np.array(value, dtype=np.float32)).reshape(n_joints)
+            self.register_buffer(name, v.clone())
+        self.register_buffer("bias_mean", torch.zeros(n_joints))
+        self.register_buffer("bias_std", torch.ones(n_joints))
         if stats is not None:
             self.set_stats(stats)
 
@@ -92,7 +100,10 @@ class PolicyNet(nn.Module):
 
     def set_stats(self, stats: NormStats) -> None:
         """Bake the dataset's normalization into the model (and so into the ONNX graph)."""
-        for name in ("proprio_mean", "proprio_std", "torque_mean", "torque_std"):
+        for name in ("proprio_mean", "proprio_std", "torque_mean", "torque_std", "bias_mean",
+                     "bias_std"):
+            if getattr(stats, name) is None:
+                continue
             value = torch.as_tensor(getattr(stats, name), dtype=torch.float32)
             getattr(self, name).copy_(value.reshape(getattr(self, name).shape))
 
@@ -118,9 +129,26 @@ class PolicyNet(nn.Module):
     def fused(self, image_feats, proprio_n, task_emb) -> torch.Tensor:
         return self.fuse(torch.cat([image_feats, proprio_n, task_emb], dim=-1))
 
-    def torque_from_normalized(self, u: torch.Tensor) -> torch.Tensor:
-        """Normalized head output -> N·m, clipped to the effort limits when configured."""
-        tau = u * self.torque_std + self.torque_mean
+    def target_and_bias(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """"pd" head output -> joint-position target q* (rad) and bias torque (N·m)."""
+        j = self.n_joints
+        q_star = u[..., :j] * self.proprio_std[:j] + self.proprio_mean[:j]
+        bias = u[..., j:2 * j] * self.bias_std + self.bias_mean
+        return q_star, bias
+
+    def torque_from_normalized(self, u: torch.Tensor, proprio: torch.Tensor | None = None
+                               ) -> torch.Tensor:
+        """Head output -> N·m, clipped to the effort limits when configured.
+
+        "torque": de-normalized directly. "pd": kp·(q* − q) − kd·q̇ + b, with q, q̇ from the raw
+        `proprio` (SI units, not normalized, not augmented).
+        """
+        if self.cfg.action == "pd":
+            j = self.n_joints
+            q_star, bias = self.target_and_bias(u)
+            tau = self.kp * (q_star - proprio[..., :j]) - self.kd * proprio[..., j:] + bias
+        else:
+            tau = u * self.torque_std + self.torque_mean
         if self.cfg.clip_to_effort:
             tau = torch.maximum(torch.minimum(tau, self.effort_limit), -self.effort_limit)
         return tau
@@ -133,7 +161,7 @@ class PolicyNet(nn.Module):
         z = self.fused(feats, self.normalize_proprio(proprio), self.task_embedding(task))
         h = self.memory(self.memory.x2g(z), state)
         u = self.head(torch.cat([h, z], dim=-1))
-        return self.torque_from_normalized(u), h
+        return self.torque_from_normalized(u, proprio), h
 
     forward = step
 
@@ -141,7 +169,8 @@ class PolicyNet(nn.Module):
     def forward_sequence(self, frames: torch.Tensor, frame_of: torch.Tensor,
                          proprio_n: torch.Tensor, task: torch.Tensor,
                          state: torch.Tensor | None = None) -> torch.Tensor:
-        """Normalized torques [B, T, J] for a window; memory starts at `state` (zero if None).
+        """Head outputs [B, T, n_out] for a window (normalized torques for "torque"; normalized
+        q*, bias and auxiliary future targets for "pd"); memory starts at `state` (zero if None).
 
         frames: normalized float [B, F, N, 3, H, W] (pixels() then augmentation); frame_of:
         int64 [B, T] into F; proprio_n: normalized proprio [B, T, 2J].

@@ -34,6 +34,8 @@ from humanoid_manip.learn.model import PolicyNet, augment
 CHECKPOINT_FORMAT = "humanoid_manip.checkpoint/1"
 CHECKPOINT_NAME = "checkpoint.pt"
 CURVE_PNG, CURVE_JSON = "curve.png", "curve.json"
+TORQUE_SCALE_FLOOR = 0.05  # of the effort limit: the torque term of the "pd" loss
+CALIBRATE_FROM, CALIBRATE_TO = 5, 25  # steps timed for fit(time_budget_s=...)
 
 
 class TrainingError(HumanoidManipError):
@@ -72,11 +74,13 @@ class TrainResult:
 
 
 def build_model(cfg: ModelConfig, io: PolicyIO, stats: NormStats | None = None,
-                effort_limit=None, seed: int = 0) -> PolicyNet:
-    """A freshly initialized network (initialization fixed by `seed`)."""
+                effort_limit=None, seed: int = 0, kp=None, kd=None) -> PolicyNet:
+    """A freshly initialized network (initialization fixed by `seed`); kp, kd for "pd"."""
+    if cfg.action == "pd" and (kp is None or kd is None):
+        raise TrainingError("a pd policy needs the robot's kp and kd (config/robot.yaml gains)")
     torch.manual_seed(seed)
     return PolicyNet(cfg, len(io.joint_names), len(io.camera_names), io.image_hw,
-                     len(io.task_names), stats, effort_limit)
+                     len(io.task_names), stats, effort_limit, kp, kd)
 
 
 def lr_at(cfg: TrainConfig, step: int) -> float:
@@ -93,12 +97,73 @@ def _tensors(batch: Batch, model: PolicyNet):
     dev = model.torque_mean.device
 
     def t(a):
+        if isinstance(a, torch.Tensor):  # DeviceWindowSampler: already there
+            return a.to(dev)
         return torch.from_numpy(np.ascontiguousarray(a)).to(dev)
 
     frames = model.pixels(t(batch.frames))
-    proprio_n = model.normalize_proprio(t(batch.proprio))
-    target = (t(batch.torque) - model.torque_mean) / model.torque_std
-    return frames, t(batch.frame_of), proprio_n, t(batch.task), target, t(batch.mask)
+    proprio = t(batch.proprio)
+    proprio_n = model.normalize_proprio(proprio)
+    torque = t(batch.torque)
+    bias = None if batch.bias is None else t(batch.bias)
+    return frames, t(batch.frame_of), proprio, proprio_n, t(batch.task), torque, bias, \
+        t(batch.mask)
+
+
+class DeviceWindowSampler:
+    """WindowSampler's batches (the same windows), gathered from tensors kept on the device.
+
+    Every episode's frames, proprio and labels are copied to the device once, so a step moves
+    only indices: on a GPU, copying each window's frames from host memory would bound the
+    training speed.
+    """
+
+    def __init__(self, sampler: WindowSampler, device: torch.device):
+        self.sampler, self.device = sampler, device
+        eps = sampler.episodes
+
+        def cat(arrays):
+            return torch.from_numpy(np.ascontiguousarray(np.concatenate(arrays))).to(device)
+
+        self.frames = cat([e.frames for e in eps])
+        self.proprio = cat([e.proprio for e in eps])
+        self.torque = cat([e.torque for e in eps])
+        self.bias = cat([e.bias for e in eps]) if all(e.bias is not None for e in eps) else None
+        self.frame_of = [np.asarray(e.frame_of, np.int64) for e in eps]
+        self.tick0 = np.cumsum([0] + [len(e) for e in eps])[:-1]
+        self.frame0 = np.cumsum([0] + [len(e.frames) for e in eps])[:-1]
+        self.tasks = np.array([e.task for e in eps], np.int64)
+        self.ids = [e.id for e in eps]
+
+    def batch(self, step: int) -> Batch:
+        s = self.sampler
+        span = s.burn_in + s.window
+        wins = s.windows(step)
+        n_frames = max(int(self.frame_of[i][e - 1] - self.frame_of[i][st]) + 1
+                       for i, st, e in wins)
+        b = len(wins)
+        ticks = np.zeros((b, span), np.int64)
+        frame_of = np.zeros((b, span), np.int64)
+        frames = np.zeros((b, n_frames), np.int64)
+        mask = np.zeros((b, span), np.float32)
+        for k, (i, st, e) in enumerate(wins):
+            n = e - st
+            idx = np.minimum(np.arange(st, st + span), e - 1)
+            ticks[k] = self.tick0[i] + idx
+            f0, f1 = int(self.frame_of[i][st]), int(self.frame_of[i][e - 1]) + 1
+            frame_of[k] = self.frame_of[i][idx] - f0
+            frames[k] = self.frame0[i] + np.minimum(np.arange(f0, f0 + n_frames), f1 - 1)
+            mask[k, (0 if st == 0 else s.burn_in):n] = 1.0
+        dev = self.device
+
+        def t(a):
+            return torch.from_numpy(a).to(dev, non_blocking=True)
+
+        ti, fi = t(ticks), t(frames)
+        return Batch(self.frames[fi], t(frame_of), self.proprio[ti], self.torque[ti],
+                     t(self.tasks[[w[0] for w in wins]]), t(mask),
+                     [self.ids[w[0]] for w in wins],
+                     None if self.bias is None else self.bias[ti])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -111,15 +176,49 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _masked(err: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (err * mask).sum() / mask.sum().clamp_min(1.0)
+
+
 def sequence_loss(model: PolicyNet, batch: Batch, cfg: TrainConfig | None = None,
                   gen: torch.Generator | None = None) -> torch.Tensor:
-    """Masked mean squared error in normalized torque units; augmented when cfg and gen given."""
-    frames, frame_of, proprio_n, task, target, mask = _tensors(batch, model)
+    """Masked mean squared error in normalized units; augmented when cfg and gen given.
+
+    "torque": on the normalized torque. "pd": the label splits exactly into the PD law's
+    target q* = q + (τ − b + kd·q̇)/kp and the bias b (the batch's `bias`); the loss sums the
+    error of q* (in proprio standard deviations), of b, of the resulting torque (so the small
+    gap q* − q that moves the robot is fitted closely) and of the auxiliary future targets.
+    """
+    frames, frame_of, proprio, proprio_n, task, torque, bias, mask = _tensors(batch, model)
     if cfg is not None and gen is not None:
         frames, proprio_n = augment(frames, proprio_n, cfg.augment, gen)
     pred = model.forward_sequence(frames, frame_of, proprio_n, task)
-    err = ((pred - target) ** 2).mean(-1)
-    return (err * mask).sum() / mask.sum().clamp_min(1.0)
+    if model.cfg.action == "torque":
+        target = (torque - model.torque_mean) / model.torque_std
+        return _masked(((pred - target) ** 2).mean(-1), mask)
+    if bias is None:
+        raise TrainingError("a pd policy trains on episodes with their bias torque "
+                            "(learn.dataset.add_bias); this batch has none")
+    j = model.n_joints
+    q, dq = proprio[..., :j], proprio[..., j:]
+    q_star = q + (torque - bias + model.kd * dq) / model.kp
+    q_star_n = (q_star - model.proprio_mean[:j]) / model.proprio_std[:j]
+    bias_n = (bias - model.bias_mean) / model.bias_std
+    loss = _masked(((pred[..., :j] - q_star_n) ** 2).mean(-1), mask)
+    loss = loss + _masked(((pred[..., j:2 * j] - bias_n) ** 2).mean(-1), mask)
+    tau = model.torque_from_normalized(pred[..., :2 * j], proprio)
+    # in torque standard deviations, floored at 5 % of the effort limit: a joint whose torque
+    # never changed in the data (the idle hand, the head) must not dominate the sum
+    scale = torch.maximum(model.torque_std, TORQUE_SCALE_FLOOR * model.effort_limit)
+    tau_err = ((tau - torque) / scale) ** 2
+    loss = loss + _masked(tau_err.mean(-1), mask)
+    for i, h in enumerate(model.cfg.horizons):
+        if h >= pred.shape[1]:
+            continue
+        out = pred[:, :-h, (2 + i) * j:(3 + i) * j]
+        m = mask[:, :-h] * mask[:, h:]  # both ticks real and after the burn-in
+        loss = loss + 0.5 * _masked(((out - q_star_n[:, h:]) ** 2).mean(-1), m)
+    return loss
 
 
 def _step_generator(seed: int, step: int) -> torch.Generator:
@@ -182,8 +281,12 @@ def _config_clash(saved: dict, now: dict) -> list[str]:
 
 def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, io: PolicyIO,
         manifest: dict, *, resume: bool = True, progress: bool = True,
-        val_batches: Sequence[Batch] = ()) -> TrainResult:
+        val_batches: Sequence[Batch] = (), time_budget_s: float | None = None) -> TrainResult:
     """Train until cfg.steps, resuming from out_dir/checkpoint.pt when it exists.
+
+    `time_budget_s`: time the first CALIBRATE steps and lower cfg.steps so that the whole run
+    fits the budget (the learning-rate schedule then ends at the new last step; the checkpoint
+    records the steps actually run). For a fixed device time, as on a lent GPU.
 
     `source.batch(step)` gives the batch for a step (WindowSampler, IterableSource, or anything
     alike); validation batches, if any, are scored without augmentation at each log point.
@@ -213,8 +316,20 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress,
                dynamic_ncols=True)
     window_loss, window_ticks, t_window = [], 0, time.perf_counter()
+    t_start, t_calib = time.perf_counter(), None
     try:
         while step < cfg.steps:
+            if time_budget_s is not None and step == CALIBRATE_FROM:
+                t_calib = time.perf_counter()
+            if time_budget_s is not None and t_calib is not None and step == CALIBRATE_TO:
+                per_step = (time.perf_counter() - t_calib) / (CALIBRATE_TO - CALIBRATE_FROM)
+                left = time_budget_s - (time.perf_counter() - t_start)
+                fits = max(step + 1, step + int(left / per_step))
+                if fits < cfg.steps:
+                    cfg = cfg.with_overrides(steps=fits)
+                    bar.total = fits
+                    print(f"train: {per_step * 1e3:.0f} ms a step; {fits} steps fit in "
+                          f"{time_budget_s:.0f} s", flush=True)
             batch = as_batch(source.batch(step))
             for g in optimizer.param_groups:
                 g["lr"] = lr_at(cfg, step)
@@ -290,7 +405,8 @@ def write_curve(out_dir: Path, history: list[dict]) -> Path | None:
 def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
                  task_names: Sequence[str], out_dir: str | os.PathLike, *,
                  resume: bool = True, progress: bool = True, val_episodes=(),
-                 source_info: dict | None = None) -> TrainResult:
+                 source_info: dict | None = None, time_budget_s: float | None = None,
+                 init_from: PolicyNet | None = None) -> TrainResult:
     """The whole job on in-memory episodes: stats, model, manifest, sampler, loop, curve."""
     from humanoid_manip.data.lineage import new_manifest
 
@@ -302,8 +418,13 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
         if e.torque.shape[1] != len(io.joint_names):
             raise TrainingError(f"episode {e.id!r} has {e.torque.shape[1]} joints, the robot "
                                 f"{len(io.joint_names)}")
+    if cfg.model.action == "pd":
+        from humanoid_manip.learn.dataset import add_bias
+
+        episodes = add_bias(episodes, robot)
+        val_episodes = add_bias(val_episodes, robot) if val_episodes else val_episodes
     stats = compute_stats(episodes)
-    model = build_model(cfg.model, io, stats, robot.effort_limit, cfg.seed)
+    model = build_model(cfg.model, io, stats, robot.effort_limit, cfg.seed, robot.kp, robot.kd)
     seeds: dict[str, list[int]] = {}
     for e in episodes:
         if e.seed is not None:
@@ -316,9 +437,16 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
         parents=[e.id for e in episodes if e.id], robot=robot,
         extra={"episodes": len(episodes), "ticks": int(sum(len(e) for e in episodes))})
     sampler = WindowSampler(episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed)
+    device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        sampler = DeviceWindowSampler(sampler, device)
     val = []
     if val_episodes:
         vs = WindowSampler(val_episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed + 1)
         val = [vs.batch(i) for i in range(2)]
+    if init_from is not None:  # warm start (weights only; statistics are this data's)
+        own = {k: v for k, v in init_from.state_dict().items()
+               if k not in NormStats.__dataclass_fields__}
+        model.load_state_dict(own, strict=False)
     return fit(model, sampler, cfg, out_dir, io, json.loads(manifest.to_json()), resume=resume,
-               progress=progress, val_batches=val)
+               progress=progress, val_batches=val, time_budget_s=time_budget_s)

@@ -26,6 +26,7 @@ from humanoid_manip.teleop.recording import episode_metadata, episode_path
 from humanoid_manip.teleop.types import SIDES, HandSample, TeleopInput
 
 SETTLE_S = 0.5  # after the expert's last phase, keep recording so the outcome settles
+NOISE_TAU_S = 0.2  # correlation time of collect_episode's torque_noise (DART)
 CLOCK_START = 1.0  # the monitor's clock: requests stamped 0 would be refused as unstamped
 
 
@@ -69,8 +70,17 @@ class EpisodeResult:
 
 def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str | Path,
                     seed: int, monitor=None, render: bool = True, index: int | None = None,
-                    on_step: Callable[[float], None] | None = None) -> EpisodeResult:
-    """Reset sim to `seed`, run the task's expert through the teleop path, record, judge."""
+                    on_step: Callable[[float], None] | None = None,
+                    torque_noise: float = 0.0) -> EpisodeResult:
+    """Reset sim to `seed`, run the task's expert through the teleop path, record, judge.
+
+    `torque_noise` (a fraction of each joint's effort limit) perturbs what is executed, not the
+    label (DART, Laskey et al. 2017): smooth noise (an Ornstein-Uhlenbeck process with
+    NOISE_TAU_S correlation, seeded by `seed`) is added to the request before the safety
+    monitor, so the episode shows the expert correcting the drift it causes, which a cloned
+    policy meets at run time. /policy/torque_request stays the expert's own torque;
+    /effort_controller/commands is what was applied, so replay stays exact.
+    """
     from humanoid_manip.safety.types import JointState as SafetyState
     from humanoid_manip.safety.types import TorqueRequest
 
@@ -83,6 +93,12 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
     device = ExpertDevice(sim, controller)
     source = {"type": "expert", "device": "scripted_expert", "operator": "",
               "path": "teleop", "safety_monitor": monitor is not None}
+    if torque_noise:
+        source["torque_noise"] = {"fraction_of_effort": float(torque_noise),
+                                  "tau_s": NOISE_TAU_S, "label": "expert request, clean"}
+    noise_rng = np.random.default_rng([seed, 7])
+    noise = np.zeros(robot.n)
+    keep = float(np.exp(-1.0 / (robot.rates.policy_hz * NOISE_TAU_S)))
     meta = episode_metadata(robot, sim.task.name, seed, source, sim=True,
                             extra={"initial_state": {"qpos": sim.data.qpos.tolist(),
                                                      "qvel": sim.data.qvel.tolist()}})
@@ -110,7 +126,12 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
                 inp = device.get_action(t)
                 controller.feed(inp)
                 tau_req = controller.torque(t, js.position, js.velocity)
-                request = TorqueRequest(tuple(names), tau_req, CLOCK_START + t)
+                tau_run = tau_req
+                if torque_noise:
+                    noise = keep * noise + np.sqrt(1.0 - keep ** 2) * noise_rng.standard_normal(
+                        robot.n) * torque_noise * robot.effort_limit
+                    tau_run = np.clip(tau_req + noise, -robot.effort_limit, robot.effort_limit)
+                request = TorqueRequest(tuple(names), tau_run, CLOCK_START + t)
                 writer.write_cdr("/joint_states", cdr.joint_state_cdr(
                     t_ns, names, js.position, js.velocity, js.effort), t_ns)
                 writer.write_cdr("/policy/torque_request",
@@ -130,7 +151,7 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
                 for ev in res.events:
                     writer.write_cdr("/safety/events", cdr.string_cdr(ev.to_json()), t_ns)
             else:
-                applied = np.clip(tau_req, -robot.effort_limit, robot.effort_limit)
+                applied = np.clip(tau_run, -robot.effort_limit, robot.effort_limit)
             writer.write_cdr("/effort_controller/commands", cdr.float64_array_cdr(applied), t_ns)
             if render and sim.camera_due():
                 for name, img in sim.render().items():
