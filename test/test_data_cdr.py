@@ -44,3 +44,21 @@ def test_every_fast_encoder_matches_rclpy():
     assert same(pa, cdr.pose_array_cdr(T_NS, "k", [[0, 0, 0.5], [1, 0, 0.5], [2, 0, 0.5]]))
     assert same(Bool(data=True), cdr.bool_cdr(True))
     assert same(String(data="héllo"), cdr.string_cdr("héllo"))
+
+
+def test_known_names_are_recognised_in_rclpy_bytes_whatever_their_padding(robot):
+    """rclpy leaves padding bytes uninitialised; the reader's shortcut for a stream's repeated
+    joint names must still see them as the same names (and refuse different ones)."""
+    from rclpy.serialization import serialize_message
+
+    zeros = np.zeros(robot.n)
+    msg = convert.joint_state_msg(robot.names, robot.home, zeros + 1, zeros + 2,
+                                  convert.seconds_to_time(3.5))
+    data = bytearray(serialize_message(msg))
+    data[17:20] = b"\xaa\xbb\xcc"  # the padding after the empty frame_id, garbage as rclpy's
+    stamp, names, q, v, e = cdr.read_joint_state(bytes(data), robot.names)
+    assert names is robot.names and stamp == 3.5
+    assert np.array_equal(q, robot.home) and v[0] == 1.0 and e[-1] == 2.0
+    swapped = (robot.names[1], robot.names[0]) + robot.names[2:]
+    _, names, q2, _, _ = cdr.read_joint_state(bytes(data), swapped)
+    assert names == robot.names and names is not swapped and np.array_equal(q2, q)

@@ -17,14 +17,15 @@ ENCAPSULATION = b"\x00\x01\x00\x00"  # CDR, little endian
 class _Buf:
     """Byte builder that pads to each field's alignment (offsets after the encapsulation)."""
 
-    def __init__(self):
+    def __init__(self, pad: bytes = b"\0"):
         self.parts: list[bytes] = [ENCAPSULATION]
         self.n = 0
+        self.pad = pad
 
     def align(self, a: int) -> None:
         pad = (-self.n) % a
         if pad:
-            self.parts.append(b"\0" * pad)
+            self.parts.append(self.pad * pad)
             self.n += pad
 
     def raw(self, b: bytes) -> None:
@@ -74,9 +75,9 @@ def joint_state_cdr(t_ns: int, names, position=(), velocity=(), effort=()) -> by
 
 
 @lru_cache(maxsize=64)
-def _names_blob(names: tuple[str, ...], offset_mod8: int) -> bytes:
+def _names_blob(names: tuple[str, ...], offset_mod8: int, pad: bytes = b"\0") -> bytes:
     """The encoded name sequence (the same in every message of a stream), built once."""
-    b = _Buf()
+    b = _Buf(pad)
     b.parts, b.n = [], offset_mod8
     b.u32(len(names))
     for n in names:
@@ -164,6 +165,15 @@ def string_cdr(text: str) -> bytes:
     return b.bytes()
 
 
+@lru_cache(maxsize=64)
+def _names_pattern(names: tuple[str, ...], offset_mod8: int) -> tuple[np.ndarray, np.ndarray]:
+    """The name sequence's bytes, and a mask of those that are not padding: senders may leave
+    padding uninitialised (rclpy does), so a byte-for-byte comparison would always miss."""
+    zero = np.frombuffer(_names_blob(names, offset_mod8), np.uint8)
+    ones = np.frombuffer(_names_blob(names, offset_mod8, b"\xff"), np.uint8)
+    return zero, np.where(zero == ones, 0xFF, 0).astype(np.uint8)
+
+
 # -- decoding (little-endian CDR only; callers fall back to the generic decoder otherwise) ----
 class CdrFormatError(ValueError):
     """Bytes that are not the little-endian CDR these decoders read."""
@@ -216,9 +226,11 @@ def read_joint_state(data: bytes, names: tuple[str, ...] | None = None):
     r.align(4)
     start = r.pos
     if names is not None:
-        blob = _names_blob(names, (start - 4) % 8)
-        if data[start:start + len(blob)] == blob:
-            r.pos = start + len(blob)
+        pattern, mask = _names_pattern(names, (start - 4) % 8)
+        end = start + len(pattern)
+        if end <= len(data) and np.array_equal(
+                np.frombuffer(data, np.uint8, len(pattern), start) & mask, pattern):
+            r.pos = end
         else:
             names = None
     if names is None:
