@@ -8,7 +8,8 @@
    and at one thread.
 2. Inference, batch 1, one control tick: ONNX Runtime (CPU, 1 thread, as the policy node runs
    it) against PyTorch eager on the same network (1 thread and default), with the outputs
-   compared. The network is the shipped policy when --policy/--checkpoint are given, else the
+   compared. The network is the shipped policy (policies/default.onnx, its weights in
+   policies/default.pt) by default, or --policy/--checkpoint, or with --fresh the
    config/train.yaml model freshly initialized (same size and graph, so the same timing).
 """
 from __future__ import annotations

@@ -59,8 +59,10 @@ class _Video:
         self.view = mujoco.Renderer(sim.model, *VIEW_SIZE)
         self.cam = mujoco.MjvCamera()
         mujoco.mjv_defaultFreeCamera(sim.model, self.cam)
-        self.cam.lookat[:] = [0.35, 0.0, 1.05]
-        self.cam.distance, self.cam.azimuth, self.cam.elevation = 1.6, 200.0, -25.0
+        # above and behind the robot: both hands and the task in front (a view from the front
+        # is blocked by the dryer)
+        self.cam.lookat[:] = [0.5, 0.0, 1.0]
+        self.cam.distance, self.cam.azimuth, self.cam.elevation = 1.7, 0.0, -50.0
         h, w = VIEW_SIZE
         self.size = (w + 2 * sim.image_width, h)
         self.writer = imageio_ffmpeg.write_frames(str(path), self.size, fps=fps, quality=6,

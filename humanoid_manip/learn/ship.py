@@ -284,7 +284,7 @@ def _interleave(counts: dict[str, int], first_seed: int) -> list[tuple[str, int]
     units, given = [], dict.fromkeys(counts, 0)
     for _ in range(total):  # the task furthest behind its share goes next
         task = min((t for t in counts if given[t] < counts[t]),
-                   key=lambda t: (given[t] + 1) / counts[t])
+                   key=lambda t: (given[t] + 0.5) / counts[t])
         units.append((task, first_seed + given[task]))
         given[task] += 1
     return units
@@ -499,6 +499,68 @@ def _train_round(run: Run, cfg, robot, tasks, arrays: list[str], r: int, budget:
     run.save(policy, ck)
     del episodes
     return policy, ck, result.manifest
+
+
+def write_release(summary: dict, round_no: int, policy: str | Path, dest: str | Path,
+                  more_reports: dict[str, list[dict]] | None = None, robot=None,
+                  name: str = "default") -> dict[str, Path]:
+    """The shipped policy folder: NAME.onnx, NAME.lineage.json, NAME.eval.json.
+
+    `summary`: a run's summary.json; `more_reports`: per task, extra EpisodeReport dicts run
+    elsewhere on the same policy file (episodes a run's deadline dropped), merged by seed.
+    """
+    from humanoid_manip.learn.evaluate import EpisodeReport, summarize
+    from humanoid_manip.robot import load_robot
+    from humanoid_manip.sim import make_task
+
+    robot = robot or load_robot()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    onnx_path = dest / f"{name}.onnx"
+    if Path(policy).resolve() != onnx_path.resolve():
+        shutil.copy(policy, onnx_path)
+    lineage = _lineage(onnx_path)
+    evals = {}
+    for task, report in summary.get(f"eval_round{round_no}", {}).items():
+        if task == "errors":
+            continue
+        eps = {e["seed"]: dict(e, machine="run") for e in report["episodes"]}
+        for e in (more_reports or {}).get(task, []):
+            eps.setdefault(e["seed"], dict(e, machine="here"))
+        reports = [EpisodeReport(**{k: v for k, v in e.items() if k != "machine"})
+                   for e in eps.values()]
+        s = summarize(reports, task, onnx_path.name, lineage,
+                      make_task(task).config.time_limit_s, robot)
+        s["machine_of_seed"] = {str(k): v["machine"] for k, v in sorted(eps.items())}
+        evals[task] = s
+    for task, extra in (more_reports or {}).items():
+        if task not in evals and extra:
+            s = summarize([EpisodeReport(**e) for e in extra], task, onnx_path.name, lineage,
+                          make_task(task).config.time_limit_s, robot)
+            s["machine_of_seed"] = {str(e["seed"]): "here" for e in extra}
+            evals[task] = s
+    table = {t: {"episodes": len(v["episodes"]), "success_rate": v["success_rate"],
+                 "mean_progress": v["mean_progress"], "mean_max_progress": v["mean_max_progress"],
+                 "safety_stops": v["safety_stops"], "seeds": [v["seeds"][0], v["seeds"][-1]]}
+             for t, v in evals.items()}
+    eval_path = dest / f"{name}.eval.json"
+    eval_path.write_text(json.dumps({"policy": onnx_path.name, "checkpoint": lineage.get("id"),
+                                     "summary": table, "tasks": evals}, indent=1) + "\n")
+    rounds = {k: {kk: vv for kk, vv in v.items() if kk != "history"}
+              for k, v in summary.items() if k.startswith("train_round")}
+    lineage_path = dest / f"{name}.lineage.json"
+    lineage_path.write_text(json.dumps({
+        "policy": onnx_path.name, "bytes": onnx_path.stat().st_size,
+        "checkpoint": lineage, "round": round_no, "training": rounds,
+        "curve": summary.get(f"train_round{round_no}", {}).get("history", []),
+        "data": {"expert_collect_path": summary.get("expert_collect_path"),
+                 "phases": summary.get("phases")},
+        "pipeline": {"command": "python -m humanoid_manip.learn.ship",
+                     "args": summary.get("args"), "train_config": summary.get("train_config"),
+                     "code_commit": summary.get("code_commit"),
+                     "workers": summary.get("workers")},
+        "evaluation": table}, indent=1) + "\n")
+    return {"policy": onnx_path, "eval": eval_path, "lineage": lineage_path}
 
 
 if __name__ == "__main__":
