@@ -105,3 +105,15 @@ def test_the_expert_acts_with_finite_torques_in_canonical_order(sim):
         assert tau.shape == (sim.robot.n,) and np.all(np.isfinite(tau))
         sim.step(tau)
     assert np.all(np.isfinite(sim.data.qpos))
+
+
+def test_the_expert_opens_a_bag_yawed_toward_the_left_hand():
+    """Seed 0 draws the largest yaw (+0.06 rad): a left hand turned with the bag (and turned in
+    only 0.4 rad) put its elbow against the torso and pinched 3 cm off the tab."""
+    s = Simulation("zip_bag_open", seed=0, render=False)
+    assert s.task.params.yaw > 0.05
+    expert = s.task.expert(s)
+    while not s.timed_out() and not expert.done(s):
+        s.step(expert.act(s))
+    assert s.success(), f"opened {s.task.open_fraction(s.data):.2f}"
+    s.close()
