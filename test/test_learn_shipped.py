@@ -1,0 +1,64 @@
+"""The shipped default policy: small, fits the robot, carries its lineage, evaluated on unseen
+seeds, found by `eval --policy default` and by the stack's configuration, installed with the
+package data."""
+import json
+from pathlib import Path
+
+import pytest
+
+from humanoid_manip import paths
+from humanoid_manip.learn.cli import SHIPPED, main
+from humanoid_manip.learn.evaluate import training_seeds
+from humanoid_manip.policy import PolicyRuntime, load_policy_config
+
+ROOT = Path(__file__).resolve().parents[1]
+POLICIES = ROOT / "policies"
+
+
+@pytest.fixture(scope="module")
+def runtime(robot):
+    return PolicyRuntime(paths.share_dir() / SHIPPED, robot, provider="cpu")
+
+
+def test_the_shipped_policy_is_small_and_fits_the_robot(runtime, robot):
+    size = (POLICIES / "default.onnx").stat().st_size
+    assert size < 20e6, f"{size / 1e6:.1f} MB"
+    c = runtime.contract
+    assert list(c.joint_names) == list(robot.names)
+    assert set(c.task_names) == {"pick_place", "dryer_open", "dryer_unload", "zip_bag_open"}
+    assert c.control_rate_hz == robot.rates.policy_hz
+
+
+def test_its_lineage_names_the_data_and_the_run(runtime):
+    lineage = runtime.contract.lineage
+    assert lineage["kind"] == "checkpoint" and lineage["id"].startswith("che-")
+    assert len(lineage["parents"]) > 100  # episode ids
+    assert lineage["source"]["train_config"]["model"]["action"] == "pd"
+    beside = json.loads((POLICIES / "default.lineage.json").read_text())
+    assert beside["checkpoint"]["id"] == lineage["id"]
+    assert beside["bytes"] == (POLICIES / "default.onnx").stat().st_size
+
+
+def test_its_evaluation_covers_50_unseen_seeds_per_task(runtime):
+    report = json.loads((POLICIES / "default.eval.json").read_text())
+    assert report["checkpoint"] == runtime.contract.lineage["id"]
+    for task in runtime.contract.task_names:
+        ev = report["tasks"][task]
+        assert len(ev["episodes"]) == 50 and ev["seeds"] == list(range(1_000_000, 1_000_050))
+        assert not training_seeds(runtime.contract.lineage, task) & set(ev["seeds"])
+        assert ev["lineage"]["kind"] == "evaluation"
+        assert ev["lineage"]["parents"] == [runtime.contract.lineage["id"]]
+        assert report["summary"][task]["success_rate"] == ev["success_rate"]
+
+
+def test_eval_and_the_stack_use_it_by_default(capsys):
+    assert paths.resolve(load_policy_config().model) == paths.share_dir() / SHIPPED
+    assert main(["eval", "--policy", "default", "--task", "dryer_open", "--episodes", "1",
+                 "--time-limit", "0.1", "--videos", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert Path(report["policy"]).resolve() == (POLICIES / "default.onnx").resolve()
+
+
+def test_the_package_data_installs_it():
+    setup = (ROOT / "setup.py").read_text()
+    assert 'glob("policies/*.onnx")' in setup and "share/{PACKAGE}/policies" in setup
