@@ -41,6 +41,8 @@ def add_eval_arguments(v: argparse.ArgumentParser) -> None:
     v.add_argument("--out", help="folder for the report JSON and the videos")
     v.add_argument("--videos", type=int, default=1, help="MP4s of the first N episodes")
     v.add_argument("--time-limit", type=float, help="shorter episodes than config/tasks.yaml")
+    v.add_argument("--delay-steps", type=int, default=0, help="each torque request reaches the "
+                   "safety monitor this many physics steps late (default 0: lockstep)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -141,7 +143,8 @@ def _eval(args: argparse.Namespace, robot) -> int:
         raise EvaluationError(f"policy file not found: {policy}")
     report = evaluate(policy, args.task, args.episodes, args.seed, out_dir=args.out,
                       videos=args.videos if args.out else 0, robot=robot,
-                      progress=not args.json, time_limit_s=args.time_limit)
+                      progress=not args.json, time_limit_s=args.time_limit,
+                      delay_steps=args.delay_steps)
     if args.json:
         print(json.dumps(report))
     else:

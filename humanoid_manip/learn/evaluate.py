@@ -89,10 +89,13 @@ class _Video:
 
 
 def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
-                stop_on_success: bool = True) -> EpisodeReport:
+                stop_on_success: bool = True, delay_steps: int = 0) -> EpisodeReport:
     """One episode: reset to `seed`, run until success (held 0.3 s) or the time limit.
 
     `monitor` is a fresh SafetyMonitor: its clock, rate limiter and counters start here.
+    `delay_steps`: each torque request reaches the monitor this many physics steps after the
+    joint state it answers (0: the next step, as in lockstep), to test a policy's tolerance of
+    the latency of a real loop.
     """
     from humanoid_manip.safety.types import JointState, TorqueRequest
 
@@ -110,6 +113,7 @@ def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
     events: Counter = Counter()
     writer = _Video(video, sim, sim.robot.rates.camera_hz) if video else None
     images, request, k = None, None, 0
+    queued: list[tuple[int, np.ndarray]] = []  # (step it reaches the monitor, torque)
     best, success_since = 0.0, None
     try:
         while not sim.timed_out():
@@ -121,7 +125,9 @@ def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
                     writer.add(images)
             if k % every == 0:
                 tau = runtime.step(images, js.position, js.velocity)
-                request = TorqueRequest(names, np.asarray(tau, float), t)
+                queued.append((k + delay_steps, np.asarray(tau, float)))
+            while queued and queued[0][0] <= k:
+                request = TorqueRequest(names, queued.pop(0)[1], t)
             res = monitor.tick(t, request, JointState(names, js.position, js.velocity, t))
             request = None
             for ev in res.events:
@@ -152,7 +158,7 @@ def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
 def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: int, *,
              out_dir: str | os.PathLike | None = None, videos: int = 1, robot=None,
              allow_training_seeds: bool = False, progress: bool = False,
-             time_limit_s: float | None = None) -> dict:
+             time_limit_s: float | None = None, delay_steps: int = 0) -> dict:
     """Run `episodes` episodes on seeds seed..seed+episodes-1 and report (JSON-ready dict).
 
     `time_limit_s` shortens the task's episodes (quick checks); None keeps config/tasks.yaml's.
@@ -185,8 +191,10 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
     with Simulation(the_task, seed=seeds[0], robot=robot) as sim:
         for i, s in enumerate(tqdm(seeds, desc=f"eval {task}", disable=not progress)):
             video = out / f"{task}_seed{s}.mp4" if out and i < videos else None
-            reports.append(run_episode(sim, runtime, SafetyMonitor(robot, safety), s, video))
+            reports.append(run_episode(sim, runtime, SafetyMonitor(robot, safety), s, video,
+                                       delay_steps=delay_steps))
     result = summarize(reports, task, name, runtime.contract.lineage, sim.time_limit_s, robot)
+    result["delay_steps"] = int(delay_steps)
     if out:
         (out / f"eval_{task}.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
