@@ -129,7 +129,7 @@ def test_policy_config_is_strict():
 def test_from_config_loads_the_named_file_or_builds_the_demo_policy(robot, tmp_path):
     from humanoid_manip.policy.demo import save
 
-    demo = PolicyRuntime.from_config(load_policy_config(task="pick_place"), robot)
+    demo = PolicyRuntime.from_config(load_policy_config(model="", task="pick_place"), robot)
     assert demo.source.startswith("built-in demo policy") and demo.task == "pick_place"
     path = save(pd_policy(robot, tasks=("a", "b")), tmp_path / "p.onnx")
     rt = PolicyRuntime.from_config(load_policy_config(model=str(path), task="b"), robot)
