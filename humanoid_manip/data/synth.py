@@ -198,23 +198,24 @@ def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: i
         if live:
             _record_live(w, sim, demo, robot, steps, live_brake_steps, labels, applied, render,
                          np.random.default_rng(seed + 1))
-        for k in range(steps if not live else 0):
-            t_ns = int(round(sim.time * NS))
-            js = sim.joint_state()
-            w.write_cdr("/joint_states", joint_state_cdr(t_ns, robot.names, js.position,
-                                                     js.velocity, js.effort), t_ns)
-            if sim.camera_due() and render:
-                for cam, img in sim.render().items():
-                    w.write_cdr(f"/{cam}/image_raw", image_cdr(t_ns, cam, img), t_ns)
-            tau = demo.act(sim)
-            applied[k] = tau
-            w.write_cdr("/policy/torque_request", joint_state_cdr(t_ns, robot.names, effort=tau),
-                    t_ns)
-            label = labels[k] if labels is not None else tau
-            w.write_cdr("/effort_controller/commands", float64_array_cdr(label), t_ns)
-            sim.step(tau)
+        else:
+            for k in range(steps):
+                t_ns = int(round(sim.time * NS))
+                js = sim.joint_state()
+                w.write_cdr("/joint_states", joint_state_cdr(t_ns, robot.names, js.position,
+                                                         js.velocity, js.effort), t_ns)
+                if sim.camera_due() and render:
+                    for cam, img in sim.render().items():
+                        w.write_cdr(f"/{cam}/image_raw", image_cdr(t_ns, cam, img), t_ns)
+                tau = demo.act(sim)
+                applied[k] = tau
+                w.write_cdr("/policy/torque_request",
+                            joint_state_cdr(t_ns, robot.names, effort=tau), t_ns)
+                label = labels[k] if labels is not None else tau
+                w.write_cdr("/effort_controller/commands", float64_array_cdr(label), t_ns)
+                sim.step(tau)
         t_ns = int(round(sim.time * NS))
-        if not live:
+        if not live:  # the state after the last step (the live recording wrote it already)
             js = sim.joint_state()
             w.write_cdr("/joint_states", joint_state_cdr(t_ns, robot.names, js.position,
                                                      js.velocity, js.effort), t_ns)

@@ -463,7 +463,6 @@ def applied_torques(ep: Episode, dt: float) -> AppliedTorques:
     the first way.
     """
     t0 = ep.metadata.get("start_time")
-    n_joints = ep.command.shape[1] if ep.command.ndim == 2 else 0
     if isinstance(t0, (int, float)) and not isinstance(t0, bool) and len(ep.stamp) and \
             ep.effort.shape == ep.position.shape == ep.velocity.shape == \
             (len(ep.stamp), len(ep.joint_names)):
@@ -481,7 +480,7 @@ def applied_torques(ep: Episode, dt: float) -> AppliedTorques:
     n = int(round((ep.command_t[-1] - t0) / dt)) + 1
     ci = np.searchsorted(ep.command_t, t0 + np.arange(n) * dt + dt / 2, side="right") - 1
     torque = np.where(ci[:, None] >= 0, ep.command[np.maximum(ci, 0)], 0.0)
-    return AppliedTorques(t0, torque, np.zeros((0, n_joints)))
+    return AppliedTorques(t0, torque, np.zeros((0, torque.shape[1])))
 
 
 def _initial_state(sim, recorded) -> list[tuple[str, str, str]]:

@@ -75,7 +75,7 @@ class SafetyMonitor:
         self._minv = np.zeros((1, self.model.nv))
         self._qpos, self._qvel = self.data.qpos, self.data.qvel  # views: no wrapper per tick
         self._site_xpos = self.data.site_xpos
-        self._dq_buf = np.zeros(robot.n)
+        self._moved = np.zeros(robot.n)  # |q - q at the last geometry pass|, per tick
         # state
         self.mode = Mode.HOLD
         self.enabled = False
@@ -240,19 +240,18 @@ class SafetyMonitor:
                                         f"{self.config.ramp_time:g} s")
             self._ramp_start = now
 
-        bias = None  # gravity + Coriolis, computed only where something needs it
+        alpha = (now - self._ramp_start) / self.config.ramp_time \
+            if self.mode == Mode.ACTIVE else 0.0
+        # gravity + Coriolis: only where something needs it (HOLD, STOPPING, the ramp)
+        bias = None if self.mode == Mode.ACTIVE and alpha >= 1.0 else self._bias_torque(q, dq)
         if self.mode == Mode.ACTIVE:
             cmd = self._request
-            alpha = (now - self._ramp_start) / self.config.ramp_time
             if alpha < 1.0:
-                bias = self._bias_torque(q, dq)
                 hold = bias - self.kd_hold * dq
                 cmd = hold + max(alpha, 0.0) * (cmd - hold)
         elif self.mode == Mode.STOPPING:
-            bias = self._bias_torque(q, dq)
             cmd = bias - self.kd_stop * dq
         else:
-            bias = self._bias_torque(q, dq)
             cmd = bias - self.kd_hold * dq
         if np.maximum.reduce(np.abs(cmd) * self._inv_limit) > 1.0:
             if self.mode == Mode.ACTIVE:
@@ -283,7 +282,7 @@ class SafetyMonitor:
         the geometry's last pass (a bound, so skipping the pass changes nothing)."""
         if self._geometry_q is None:
             return False
-        moved = np.abs(np.subtract(q, self._geometry_q, out=self._dq_buf), out=self._dq_buf)
+        moved = np.abs(np.subtract(q, self._geometry_q, out=self._moved), out=self._moved)
         return float(self.reach @ moved) < self._clearance
 
     def _bias_torque(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
