@@ -5,6 +5,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ class Stack:
 class Observer:
     """A test node recording joint states, monitor commands and policy requests."""
 
-    def __init__(self):
+    def __init__(self, reliable_states: bool = False):
         self.ctx = rclpy.Context()
         rclpy.init(context=self.ctx)
         self.node = rclpy.create_node("e2e_observer", context=self.ctx)
@@ -73,7 +74,11 @@ class Observer:
         self.diagnostics: dict[str, dict[str, str]] = {}
         n = self.node
         n.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 50)
-        n.create_subscription(JointState, "/joint_states", self.states.append, BEST_EFFORT)
+        self.kept: list[JointState] = []  # reliable_states: every state, never trimmed
+        if reliable_states:
+            n.create_subscription(JointState, "/joint_states", self._keep, RELIABLE)
+        else:
+            n.create_subscription(JointState, "/joint_states", self.states.append, BEST_EFFORT)
         n.create_subscription(Float64MultiArray, "/effort_controller/commands",
                               lambda m: self.commands.append(np.array(m.data)), RELIABLE)
         n.create_subscription(JointState, "/policy/torque_request", self._on_request, RELIABLE)
@@ -81,6 +86,10 @@ class Observer:
 
     def _on_request(self, _msg):
         self.requests += 1
+
+    def _keep(self, msg):
+        if len(self.kept) < 2000:
+            self.kept.append(msg)
 
     def _on_diagnostics(self, msg):
         for status in msg.status:
@@ -177,3 +186,43 @@ def test_sim_policy_and_monitor_close_the_loop_and_an_estop_stops_the_robot(robo
     assert rc == 0, out[-4000:]
     for name in ("sim_node", "policy_node", "safety_monitor"):
         assert f"{name:<20} exit code 0" in out, out[-2000:]
+
+
+def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(robot):
+    """scripts/demo.sh's stack: the shipped policy, the monitor and the sim in lockstep open the
+    dryer on seed 1,000,015, and the robot's state 1 s in is, bit for bit, the one
+    `humanoid-manip eval --delay-steps 1` computes in one process."""
+    from humanoid_manip.learn.evaluate import run_episode
+    from humanoid_manip.policy import PolicyRuntime
+    from humanoid_manip.safety import SafetyMonitor, load_safety_config
+    from humanoid_manip.sim import CLOCK_START_S, Simulation, make_task
+
+    seed, at = 1_000_015, 1.0
+    stack = Stack("--enable", "--task", "dryer_open", "--seed", str(seed), "--duration", "600")
+    obs = Observer(reliable_states=True)
+    done = f"episode 0 (dryer_open, seed {seed}) ended:"
+    try:
+        obs.spin_until(lambda: any(done in line for line in stack.lines), 300.0,
+                       "the first episode's end", stack)
+    finally:
+        obs.close()
+        rc = stack.stop()
+    ended = next(line for line in stack.lines if done in line)
+    assert "ended: success" in ended, stack.output[-4000:]
+    assert "lockstep timeouts 0" in ended, ended
+    assert "Traceback" not in stack.output, stack.output[-4000:]
+    assert rc == 0, stack.output[-4000:]
+    there = [m for m in obs.kept if abs(time_to_seconds(m.header.stamp) - CLOCK_START_S - at)
+             < 1e-6]
+    assert there, f"no joint state stamped {CLOCK_START_S + at} s"
+
+    task = make_task("dryer_open")
+    task = make_task("dryer_open", replace(task.config, time_limit_s=at))
+    runtime = PolicyRuntime("policies/default.onnx", robot, provider="cpu", task="dryer_open")
+    with Simulation(task, seed=seed, robot=robot) as sim:
+        run_episode(sim, runtime, SafetyMonitor(robot, load_safety_config()), seed,
+                    delay_steps=1)
+        here = sim.joint_state()
+    assert sim.time == pytest.approx(at)
+    np.testing.assert_array_equal(np.asarray(there[0].position), here.position, err_msg=ended)
+    np.testing.assert_array_equal(np.asarray(there[0].velocity), here.velocity, err_msg=ended)

@@ -21,7 +21,8 @@ OPTIONS = ("policy", "task", "seed", "real_time_factor", "enable", "namespace",
 def add_arguments(p) -> None:
     p.add_argument("stack", nargs="?", default="sim",
                    help="which stack of config/stack.yaml: sim (default), hardware, teleop")
-    p.add_argument("--policy", metavar="ONNX", help="policy file (default: built-in demo policy)")
+    p.add_argument("--policy", metavar="ONNX", help="policy file (default: config/policy.yaml "
+                   "model, the shipped policies/default.onnx)")
     p.add_argument("--task", help="task name (default: config/stack.yaml)")
     p.add_argument("--seed", help="first episode's seed")
     p.add_argument("--real-time-factor", dest="real_time_factor",

@@ -217,6 +217,11 @@ class _Reader:
         return sec + nsec * 1e-9
 
 
+def header_stamp(data: bytes) -> float:
+    """The header stamp (s) of any serialized message that starts with a std_msgs/Header."""
+    return _Reader(data).stamp()
+
+
 def read_joint_state(data: bytes, names: tuple[str, ...] | None = None):
     """(stamp s, names, position, velocity, effort) of a JointState; pass the names of the
     previous message to skip decoding them again when they are the same."""

@@ -17,7 +17,6 @@ import numpy as np
 
 from humanoid_manip.errors import HumanoidManipError
 
-CLOCK_START = 1.0  # the monitor's clock starts here: requests stamped 0 would be refused
 NON_INTERVENTIONS = {"mode", "loop_overrun"}  # safety events that are not interventions
 VIEW_SIZE = (240, 320)  # height, width of the outside view in the video
 
@@ -98,6 +97,7 @@ def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
     the latency of a real loop.
     """
     from humanoid_manip.safety.types import JointState, TorqueRequest
+    from humanoid_manip.sim import CLOCK_START_S, ros_time
 
     wall0 = time.perf_counter()
     sim.reset(seed)
@@ -105,7 +105,7 @@ def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
     names = tuple(sim.robot.names)
     every = max(1, int(round(sim.robot.rates.physics_hz / runtime.contract.control_rate_hz)))
     js = sim.joint_state()
-    monitor.tick(CLOCK_START, None, JointState(names, js.position, js.velocity, CLOCK_START))
+    monitor.tick(CLOCK_START_S, None, JointState(names, js.position, js.velocity, CLOCK_START_S))
     ok, why = monitor.enable(True)
     if not ok:
         raise EvaluationError(f"the safety monitor refused to enable: {why}")
@@ -113,21 +113,21 @@ def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
     events: Counter = Counter()
     writer = _Video(video, sim, sim.robot.rates.camera_hz) if video else None
     images, request, k = None, None, 0
-    queued: list[tuple[int, np.ndarray]] = []  # (step it reaches the monitor, torque)
+    queued: list[tuple[int, np.ndarray, float]] = []  # (step it reaches the monitor, τ, stamp)
     best, success_since = 0.0, None
     try:
         while not sim.timed_out():
-            t = CLOCK_START + sim.time
+            t = ros_time(CLOCK_START_S + sim.time)  # as the sim stack's stamps carry it
             js = sim.joint_state()
             if sim.camera_due() or images is None:
                 images = sim.render()
                 if writer is not None:
                     writer.add(images)
-            if k % every == 0:
+            if k % every == 0:  # stamped with the state it answers, as the policy node does
                 tau = runtime.step(images, js.position, js.velocity)
-                queued.append((k + delay_steps, np.asarray(tau, float)))
+                queued.append((k + delay_steps, np.asarray(tau, float), t))
             while queued and queued[0][0] <= k:
-                request = TorqueRequest(names, queued.pop(0)[1], t)
+                request = TorqueRequest(names, *queued.pop(0)[1:])
             res = monitor.tick(t, request, JointState(names, js.position, js.velocity, t))
             request = None
             for ev in res.events:

@@ -63,7 +63,8 @@ def collect_dagger_episode(sim, controller, runtime, monitor, out_dir: Path, see
     from humanoid_manip.data import cdr
     from humanoid_manip.data.episode import EpisodeWriter
     from humanoid_manip.safety.types import JointState, TorqueRequest
-    from humanoid_manip.teleop.collect import CLOCK_START, SETTLE_S, ExpertDevice
+    from humanoid_manip.sim import CLOCK_START_S, ros_time
+    from humanoid_manip.teleop.collect import SETTLE_S, ExpertDevice
     from humanoid_manip.teleop.recording import episode_metadata, episode_path
 
     sim.reset(seed)
@@ -84,8 +85,8 @@ def collect_dagger_episode(sim, controller, runtime, monitor, out_dir: Path, see
     every = max(1, int(round(robot.rates.physics_hz / runtime.contract.control_rate_hz)))
     cams = {c.name: c for c in robot.cameras}
     w, h = robot.image.width, robot.image.height
-    monitor.tick(CLOCK_START, None, JointState(tuple(names), js.position, js.velocity,
-                                               CLOCK_START))
+    monitor.tick(CLOCK_START_S, None, JointState(tuple(names), js.position, js.velocity,
+                                               CLOCK_START_S))
     ok, why = monitor.enable(True)
     if not ok:
         raise FlywheelError(f"the safety monitor refused to enable: {why}")
@@ -106,13 +107,13 @@ def collect_dagger_episode(sim, controller, runtime, monitor, out_dir: Path, see
                 controller.feed(device.get_action(t))
                 label = controller.torque(t, js.position, js.velocity)
                 tau = np.asarray(runtime.step(images, js.position, js.velocity), float)
-                request = TorqueRequest(tuple(names), tau, CLOCK_START + t)
+                request = TorqueRequest(tuple(names), tau, ros_time(CLOCK_START_S + t))
                 writer.write_cdr("/joint_states", cdr.joint_state_cdr(
                     t_ns, names, js.position, js.velocity, js.effort), t_ns)
                 writer.write_cdr("/policy/torque_request",
                                  cdr.joint_state_cdr(t_ns, names, effort=label), t_ns)
-            res = monitor.tick(CLOCK_START + t, request, JointState(
-                tuple(names), js.position, js.velocity, CLOCK_START + t))
+            res = monitor.tick(ros_time(CLOCK_START_S + t), request, JointState(
+                tuple(names), js.position, js.velocity, ros_time(CLOCK_START_S + t)))
             request = None
             for ev in res.events:
                 writer.write_cdr("/safety/events", cdr.string_cdr(ev.to_json()), t_ns)

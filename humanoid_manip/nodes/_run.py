@@ -47,3 +47,14 @@ def run_node(factory, name: str, args=None) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def take_waiting(sub, callback) -> None:
+    """Run `callback` on the messages already waiting for `sub`, oldest first, now.
+
+    rclpy's executor runs ready timers before ready subscriptions, and one message per
+    subscription per wait: a tick that must use the newest input takes it itself.
+    """
+    with sub.handle:
+        while (taken := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
+            callback(taken[0])

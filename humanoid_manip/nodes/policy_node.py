@@ -1,6 +1,13 @@
-"""policy_node: runs one ONNX policy at a fixed rate on the latest images and joint state."""
+"""policy_node: runs one ONNX policy at a fixed rate on the latest images and joint state.
+
+With `tick_on_joint_state` (the sim stack) a tick is driven by the first joint state stamped at
+or after it (ticks at episode start + k / rate), uses that state and the images that came
+before it, and stamps its request with that state's stamp: the same inputs the evaluation loop
+gives the policy, whatever the scheduling.
+"""
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -14,14 +21,16 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
+from humanoid_manip.data.cdr import header_stamp
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
-from humanoid_manip.nodes._run import run_node
+from humanoid_manip.nodes._run import run_node, take_waiting
 from humanoid_manip.policy import LatencyStats, PolicyRuntime, TickMonitor, load_policy_config
 from humanoid_manip.robot import load_robot
 
 SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 REQUEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+STAMP_TOLERANCE_S = 1e-6  # tick_on_joint_state: a state this close to a tick time is at it
 EPISODE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -33,7 +42,7 @@ class PolicyNode(Node):
         super().__init__("policy_node")
         p = {name: self.declare_parameter(name, default).value for name, default in (
             ("config", ""), ("model", ""), ("provider", ""), ("threads", 0), ("task", ""),
-            ("rate_hz", 0.0), ("log_period_s", 5.0))}
+            ("rate_hz", 0.0), ("log_period_s", 5.0), ("tick_on_joint_state", False))}
         cfg = load_policy_config(p["config"] or None, model=p["model"] or None,
                                  provider=p["provider"] or None, threads=p["threads"] or None,
                                  task=p["task"] or None, rate_hz=p["rate_hz"] or None)
@@ -66,18 +75,27 @@ class PolicyNode(Node):
         self.image_to_torque = LatencyStats()
         self.ticks = TickMonitor(self.rate_hz)
         self._warned_resize = False
+        self.tick_on_state = bool(p["tick_on_joint_state"])
+        self.next_tick = -np.inf  # tick_on_joint_state: the stamp the next tick waits for
+        self.episode_known = False  # tick_on_joint_state: an /episode/start has come
+        self.last_request = None  # tick_on_joint_state: the last request and its state's stamp
+        self.last_request_stamp = -np.inf
 
-        for i, cam in enumerate(c.camera_names):
+        qos = REQUEST_QOS if self.tick_on_state else SENSOR_QOS  # in lockstep: every state
+        self.image_subs = [
             self.create_subscription(Image, f"{cam}/image_raw",
-                                     lambda msg, i=i: self._on_image(i, msg), SENSOR_QOS)
+                                     lambda msg, i=i: self._on_image(i, msg), qos)
+            for i, cam in enumerate(c.camera_names)]
         # 500 Hz joint states, 100 Hz ticks: keep the bytes, decode the one a tick uses
-        self.create_subscription(JointState, "joint_states", self._on_joint_state, SENSOR_QOS,
+        self.create_subscription(JointState, "joint_states", self._on_joint_state, qos,
                                  raw=True)
-        self.create_subscription(String, "episode/start", self._on_episode, EPISODE_QOS)
+        self.episode_sub = self.create_subscription(String, "episode/start", self._on_episode,
+                                                    EPISODE_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.pub = self.create_publisher(JointState, "policy/torque_request", REQUEST_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
-        self.create_timer(1.0 / self.rate_hz, self._tick)
+        if not self.tick_on_state:
+            self.create_timer(1.0 / self.rate_hz, self._tick)
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(cfg.diagnostics_period_s, self._publish_diagnostics, clock=steady)
         self._log_period = float(p["log_period_s"])
@@ -109,10 +127,33 @@ class PolicyNode(Node):
 
     def _on_joint_state(self, msg: bytes) -> None:
         self.last_joint_state = msg
-        self.joint_state_time = self._now()
+        if not self.tick_on_state:
+            self.joint_state_time = self._now()
+            return
+        stamp = header_stamp(msg)
+        self.joint_state_time = stamp
+        take_waiting(self.episode_sub, self._on_episode)  # announced before its first state
+        if stamp == self.last_request_stamp and self.last_request is not None:
+            self.pub.publish(self.last_request)  # the sim repeats a state: for a late monitor
+            return
+        if not self.episode_known or stamp < self.next_tick - STAMP_TOLERANCE_S:
+            return  # ticks count from the episode's announced start
+        for i, sub in enumerate(self.image_subs):  # frames published before this state
+            take_waiting(sub, lambda m, i=i: self._on_image(i, m))
+        if self._tick(stamp):  # else (no images yet) the next state tries again
+            # the next tick: the first whole period after this state (a late state skips)
+            period = 1.0 / self.rate_hz
+            behind = stamp - self.next_tick if np.isfinite(self.next_tick) else 0.0
+            self.next_tick = stamp - behind + period * (
+                np.floor((behind + STAMP_TOLERANCE_S) / period) + 1)
 
     def _on_episode(self, msg: String) -> None:
         self.runtime.reset()
+        try:
+            self.next_tick = float(json.loads(msg.data).get("start_time", -np.inf))
+        except (ValueError, AttributeError):
+            self.next_tick = -np.inf
+        self.episode_known = True
         self.counts["episode_resets"] += 1
         self.get_logger().info(f"episode start {msg.data}: recurrent state cleared")
 
@@ -123,15 +164,16 @@ class PolicyNode(Node):
         return resp
 
     # -- the fixed-rate tick -----------------------------------------------------------------
-    def _tick(self) -> None:
-        now = self._now()
+    def _tick(self, now: float | None = None) -> bool:
+        """One policy step on the newest inputs; True when a request was published."""
+        now = self._now() if now is None else now
         if self.last_joint_state is None or \
                 now - self.joint_state_time > self.cfg.max_joint_state_age_s:
             self.counts["no_joint_state"] += 1
-            return
+            return False
         if np.isnan(self.image_arrival).any():
             self.counts["no_image"] += 1
-            return
+            return False
         state = deserialize_message(self.last_joint_state, JointState)
         qdq = self.joints.read(state)
         if qdq is None:
@@ -139,7 +181,7 @@ class PolicyNode(Node):
             self.get_logger().error(
                 f"/joint_states lacks joints {self.joints.missing(state.name)[:6]}",
                 throttle_duration_sec=5.0)
-            return
+            return False
         t0 = time.perf_counter()
         torque = self.runtime.step(self.images, *qdq)
         t1 = time.perf_counter()
@@ -147,9 +189,13 @@ class PolicyNode(Node):
             self.counts["nonfinite"] += 1
             self.get_logger().error("policy output is not finite; state reset, nothing sent",
                                     throttle_duration_sec=5.0)
-            return
-        self.pub.publish(convert.torque_request_msg(self.joints.names, torque,
-                                                    self.get_clock().now().to_msg()))
+            return False
+        stamp = convert.seconds_to_time(now) if self.tick_on_state else \
+            self.get_clock().now().to_msg()
+        request = convert.torque_request_msg(self.joints.names, torque, stamp)
+        self.pub.publish(request)
+        if self.tick_on_state:
+            self.last_request, self.last_request_stamp = request, now
         done = time.perf_counter()
         self.counts["published"] += 1
         self.inference.add(t1 - t0)
@@ -158,7 +204,8 @@ class PolicyNode(Node):
             self.image_fresh[:] = False
         # the deadline is on the node's clock: simulated time in the sim, so that a slow CPU
         # that slows the sim as much is not counted as missing
-        self.ticks.tick(now, self._now() - now)
+        self.ticks.tick(now, max(0.0, self._now() - now))
+        return True
 
     # -- reporting ---------------------------------------------------------------------------
     def stats(self) -> dict:

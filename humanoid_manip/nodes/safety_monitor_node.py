@@ -3,6 +3,15 @@
 Subscribes /policy/torque_request and /joint_states, publishes /effort_controller/commands every
 tick (500 Hz), one JSON line per intervention on /safety/events, and /diagnostics. Services:
 ~/enable (std_srvs/SetBool) and ~/reset (std_srvs/Trigger); /safety/estop (std_msgs/Bool) latches.
+
+It ticks on a timer at the monitor rate, or, with `tick_on_joint_state` (the sim stack), once
+per joint state, on that state's stamp: read, decide, write in one cycle, as a ros2_control
+update does, so each command answers exactly the state it was computed from (a state repeated
+with the same stamp, as the sim's reset state while it waits, is answered once); a torque request
+computed from that same state acts from the next cycle (whether it came before or after the
+state), so the delay is one period whatever the scheduling. In that mode it also says, on
+/safety/request_held (std_msgs/Header, the request's stamp), that a request has reached it: the
+sim steps past a policy tick only then.
 """
 from __future__ import annotations
 
@@ -15,11 +24,11 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState as JointStateMsg
-from std_msgs.msg import Bool, Float64MultiArray, String
+from std_msgs.msg import Bool, Float64MultiArray, Header, String
 from std_srvs.srv import SetBool, Trigger
 
 from humanoid_manip.nodes import convert
-from humanoid_manip.nodes._run import run_node
+from humanoid_manip.nodes._run import run_node, take_waiting
 from humanoid_manip.robot import load_robot
 from humanoid_manip.safety import Mode, SafetyMonitor, load_safety_config
 
@@ -29,6 +38,8 @@ RELIABLE_1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 EVENTS_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+STAMP_TOLERANCE_S = 1e-6  # tick_on_joint_state: a request stamped this close to a state is its
+WATCHDOG_PERIODS = 3  # tick_on_joint_state: no state for this many periods, the timer ticks
 LEVEL = {Mode.ACTIVE: "OK", Mode.HOLD: "OK", Mode.STOPPING: "WARN", Mode.STOPPED: "WARN",
          Mode.FAULT: "ERROR"}
 
@@ -48,6 +59,8 @@ class SafetyMonitorNode(Node):
         diag_hz = self.declare_parameter("diagnostics_hz", 1.0).value
         # arm once, as soon as joint states arrive: for simulation demos with no operator
         self._enable_pending = bool(self.declare_parameter("enable_on_start", False).value)
+        # one tick per joint state, on its stamp (simulation: the stamps are the /clock)
+        self.tick_on_state = bool(self.declare_parameter("tick_on_joint_state", False).value)
         self.monitor = SafetyMonitor(self.robot, self.config)
         self.period = 1.0 / rate
         self._wall = not self.get_parameter("use_sim_time").value  # read once, at start
@@ -60,23 +73,29 @@ class SafetyMonitorNode(Node):
         self._tick_wall: list[float] = []
         self._tick_cost: list[float] = []
         self._last_wall: float | None = None
+        self._last_tick = -np.inf  # the monitor's time of its last tick
+        self._taken_stamp = -np.inf  # tick_on_joint_state: the newest request acted on
 
         self.command_pub = self.create_publisher(Float64MultiArray, COMMAND_TOPIC, RELIABLE_1)
         self.events_pub = self.create_publisher(String, "/safety/events", EVENTS_QOS)
+        self.held_pub = self.create_publisher(Header, "/safety/request_held", RELIABLE_1) \
+            if self.tick_on_state else None
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._state_sub = self.create_subscription(
-            JointStateMsg, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
+            JointStateMsg, "/joint_states", self._on_joint_state_msg,
+            RELIABLE_1 if self.tick_on_state else qos_profile_sensor_data)
         self._request_sub = self.create_subscription(
             JointStateMsg, "/policy/torque_request", self._on_request, RELIABLE_1)
         self.create_subscription(Bool, "/safety/estop", self._on_estop, LATCHED)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/enable", self._on_enable)
-        self.create_timer(self.period, self._on_tick)
+        self.create_timer(self.period, self._on_timer)
         self.create_timer(1.0 / graph_hz, self._check_graph)
         self.create_timer(1.0 / diag_hz, self._publish_diagnostics)
         self.get_logger().info(
-            f"{self.robot.n} joints at {rate:g} Hz; HOLD until enabled (~/enable); "
-            f"publishing {COMMAND_TOPIC}")
+            f"{self.robot.n} joints at {rate:g} Hz"
+            f"{' (a tick per joint state)' if self.tick_on_state else ''}; HOLD until enabled "
+            f"(~/enable); publishing {COMMAND_TOPIC}")
 
     def _now(self) -> float:
         """ROS time in seconds: simulated with use_sim_time, else the system clock."""
@@ -86,10 +105,21 @@ class SafetyMonitorNode(Node):
 
     # --------------------------------------------------------------------------- inputs
     def _on_joint_state(self, msg: JointStateMsg) -> None:
-        self._state = convert.joint_state_from_msg(msg, self._now())
+        stamp = convert.time_to_seconds(msg.header.stamp) if self.tick_on_state else self._now()
+        self._state = convert.joint_state_from_msg(msg, stamp)
+
+    def _on_joint_state_msg(self, msg: JointStateMsg) -> None:
+        self._on_joint_state(msg)
+        if self.tick_on_state and self._state.stamp > self._last_tick:
+            self._on_tick(self._state.stamp)  # a state repeated (same stamp) is answered once
 
     def _on_request(self, msg: JointStateMsg) -> None:
-        self._request = convert.torque_request_from_msg(msg)
+        request = convert.torque_request_from_msg(msg)
+        if self.held_pub is not None:
+            self.held_pub.publish(Header(stamp=msg.header.stamp))
+            if request.stamp <= self._taken_stamp:
+                return  # a repeat of one already acted on
+        self._request = request
 
     def _on_estop(self, msg: Bool) -> None:
         self.monitor.estop(msg.data, self._now())
@@ -105,15 +135,31 @@ class SafetyMonitorNode(Node):
         return response
 
     # ----------------------------------------------------------------------------- loop
-    def _on_tick(self) -> None:
+    def _on_timer(self) -> None:
+        """The monitor rate's tick; with tick_on_joint_state only a watchdog (states stopped)."""
+        now = self._now()
+        if self.tick_on_state and (self._state is None or
+                                   now - self._last_tick < WATCHDOG_PERIODS * self.period):
+            return  # states drive the ticks (the first one too)
+        if not self.tick_on_state:
+            take_waiting(self._state_sub, self._on_joint_state)
+        self._on_tick(now)
+
+    def _on_tick(self, now: float) -> None:
         wall = time.perf_counter()
         if self._last_wall is not None:
             self._tick_wall.append(wall - self._last_wall)
         self._last_wall = wall
-        self._take_waiting(self._state_sub, self._on_joint_state)
-        self._take_waiting(self._request_sub, self._on_request)
-        request, self._request = self._request, None
-        result = self.monitor.tick(self._now(), request, self._state)
+        self._last_tick = now
+        take_waiting(self._request_sub, self._on_request)
+        request = self._request
+        if request is not None and self.tick_on_state and request.stamp > now - STAMP_TOLERANCE_S:
+            request = None  # computed from this very state: it acts from the next cycle
+        else:
+            self._request = None
+            if request is not None:
+                self._taken_stamp = request.stamp
+        result = self.monitor.tick(now, request, self._state)
         if self._enable_pending and self.monitor.mode == Mode.HOLD and self._state is not None:
             ok, message = self.monitor.enable(True)
             self._enable_pending = not ok and message.startswith("no joint states")
@@ -122,19 +168,6 @@ class SafetyMonitorNode(Node):
         for event in result.events:
             self.events_pub.publish(convert.safety_event_msg(event))
         self._tick_cost.append(time.perf_counter() - wall)
-
-    @staticmethod
-    def _take_waiting(sub, callback) -> None:
-        """Run `callback` on messages already waiting for `sub`, before the tick uses them.
-
-        rclpy's executor runs ready timers before ready subscriptions, so after this process was
-        descheduled for a while the tick would judge the joint states stale (and the requests
-        timed out) while fresh ones wait in the queue. Those are the publisher's, delivered in
-        time; the lateness is ours, and the loop-overrun watchdog reports it.
-        """
-        with sub.handle:
-            while (taken := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
-                callback(taken[0])
 
     def _check_graph(self) -> None:
         me = (self.get_namespace().rstrip("/"), self.get_name())

@@ -1,6 +1,7 @@
 """sim_node: the MuJoCo simulation on ROS, the clock of every node in the sim stack."""
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -12,20 +13,29 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Float64MultiArray, String
+from std_msgs.msg import Float64MultiArray, Header, String
 from std_srvs.srv import Trigger
 
+from humanoid_manip.data.cdr import header_stamp
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
 from humanoid_manip.nodes._run import run_node
 from humanoid_manip.policy.stats import LatencyStats
 
-SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+# reliable: lockstep needs every state delivered (a lost one stalls the step for
+# lockstep_timeout_s); keep-last 10 lets a slower reader (a recorder) lag without gaps; best-effort
+# readers (rviz) still connect
+SENSOR_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 EPISODE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 MAX_LAG_S = 0.05  # behind the real-time schedule by more: give up catching up (RTF stays <= cap)
+
+
+def state_digest(sim) -> str:
+    """A short hash of the world's state: two runs of one seed can be compared by their logs."""
+    return hashlib.sha256(sim.data.qpos.tobytes() + sim.data.qvel.tobytes()).hexdigest()[:12]
 
 
 class SimNode(Node):
@@ -40,6 +50,15 @@ class SimNode(Node):
     with rendering and scheduling hiccups. Commands that stop for a second end the lockstep.
     Until the first command arrives the robot's joints are braked at their start pose (as a
     real arm's brakes hold it until its drives are enabled); the rest of the world moves.
+
+    With `policy_sync` (the sim stack) the policy is in the lockstep too: an episode's world
+    stays at its reset state until the policy's first request, and at each policy tick (every
+    physics_hz / policy_hz steps from the episode's start) the next step also waits until the
+    safety monitor holds the request stamped at that state (/safety/request_held); a state's
+    camera frames are published before it.
+    With the monitor and the policy ticking on joint states, each request then acts from the next
+    physics step and each command answers the state it follows: the same seed is the same
+    episode, the one `humanoid-manip eval --delay-steps 1` runs in one process.
     """
 
     def __init__(self):
@@ -47,9 +66,9 @@ class SimNode(Node):
         p = {name: self.declare_parameter(name, default).value for name, default in (
             ("task", "pick_place"), ("seed", 0), ("real_time_factor", 1.0), ("render", True),
             ("steps_per_tick", 1), ("joint_state_every", 1), ("auto_reset", True),
-            ("lockstep", True), ("lockstep_timeout_s", 0.5), ("brake_until_command", True),
-            ("log_period_s", 5.0), ("diagnostics_period_s", 1.0))}
-        from humanoid_manip.sim import Simulation
+            ("lockstep", True), ("lockstep_timeout_s", 2.0), ("brake_until_command", True),
+            ("policy_sync", False), ("log_period_s", 5.0), ("diagnostics_period_s", 1.0))}
+        from humanoid_manip.sim import CLOCK_START_S, Simulation
 
         self.p = p
         self.rtf_cap = float(p["real_time_factor"])
@@ -66,9 +85,19 @@ class SimNode(Node):
         self.command_wall_time = -np.inf
         self.command_errors = 0
         self.waiting = False  # lockstep: the last step's answer has not come yet
+        self.policy_sync = bool(p["policy_sync"])
+        self.policy_every = max(1, round(robot.rates.physics_hz / robot.rates.policy_hz))
+        self.request_stamp = -np.inf  # policy_sync: the newest request's stamp
+        self.request_wall_time = -np.inf
+        self.waiting_request = False  # policy_sync: this state's request has not come yet
+        self.started = not self.policy_sync  # policy_sync: the world waits for the policy
+        self.episode_steps = 0
+        self._republish_wall = -np.inf
+        self.answered = False
         self.last_step_wall = time.perf_counter()
         self.lockstep_timeouts = 0
-        self.clock_offset = 0.0  # /clock keeps rising across episodes
+        self._episode_timeouts0 = 0
+        self.clock_offset = CLOCK_START_S  # /clock keeps rising across episodes
         self.episode = 0
         self.steps = 0
         self.render_time = LatencyStats(300)
@@ -84,6 +113,9 @@ class SimNode(Node):
         self.create_subscription(Float64MultiArray, "effort_controller/commands",
                                  self._on_command, COMMAND_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
+        if self.policy_sync:
+            self.create_subscription(Header, "safety/request_held", self._on_request,
+                                     COMMAND_QOS, raw=True)
 
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         period = self.dt / self.rtf_cap if self.rtf_cap > 0 else 1e-4
@@ -96,12 +128,14 @@ class SimNode(Node):
         self._rtf_window = (time.perf_counter(), self.sim_time)
         self.rtf = float("nan")
         self._announce_episode()
+        self._publish_state()  # the reset state, the policy's first input
         log.info(f"task {self.sim.task.name!r} seed {self.sim.seed}: {robot.n} joints, physics "
                  f"{1 / self.dt:g} Hz, cameras {list(robot.camera_names)} "
                  f"{self.sim.image_width}x{self.sim.image_height} at {robot.rates.camera_hz:g} Hz"
                  f"{'' if p['render'] else ' (rendering off)'}; speed cap "
                  f"{f'{self.rtf_cap:g}x real time' if self.rtf_cap else 'none'}"
-                 f"{'; lockstep with the torque commands' if p['lockstep'] else ''}")
+                 f"{'; lockstep with the torque commands' if p['lockstep'] else ''}"
+                 f"{' and the policy' if self.policy_sync else ''}")
 
     @property
     def sim_time(self) -> float:
@@ -112,11 +146,15 @@ class SimNode(Node):
 
     # -- stepping ----------------------------------------------------------------------------
     def _tick(self) -> None:
-        if self.waiting:
+        if not self.started:  # policy_sync: repeat the reset state until the policy answers
+            if time.perf_counter() - self._republish_wall > 0.2:
+                self._publish_state(frames=True, repeat=True)  # for nodes that start late
+            return
+        if self.waiting or self.waiting_request:
             if time.perf_counter() - self.last_step_wall < self.p["lockstep_timeout_s"]:
                 return
             self.lockstep_timeouts += 1  # no answer: step on with the held command
-            self.waiting = False
+            self.waiting = self.waiting_request = False
         self._advance(1 if self.p["lockstep"] else self.p["steps_per_tick"])
 
     def _advance(self, n: int) -> None:
@@ -131,9 +169,13 @@ class SimNode(Node):
         for _ in range(n):
             self._step()
         if n > 0:
-            self.last_step_wall = time.perf_counter()
-            flowing = time.perf_counter() - self.command_wall_time < 1.0
-            self.waiting = bool(self.p["lockstep"]) and flowing
+            now = time.perf_counter()
+            self.last_step_wall = now
+            # a node that stopped answering (for longer than one timeout) is not waited for
+            flowing = self.p["lockstep_timeout_s"] + 1.0
+            self.waiting = bool(self.p["lockstep"]) and now - self.command_wall_time < flowing
+            self.waiting_request = (self.policy_sync and now - self.request_wall_time < flowing
+                                    and self.episode_steps % self.policy_every == 0)
 
     def _step(self) -> None:
         sim = self.sim
@@ -142,13 +184,23 @@ class SimNode(Node):
             sim.data.qpos[sim.index.qpos] = self.brake_pose
             sim.data.qvel[sim.index.dof] = 0.0
         self.steps += 1
+        self.episode_steps += 1
+        if self.p["auto_reset"] and (sim.timed_out() or sim.success()):
+            self.reset()
+        else:
+            self._publish_state(self.steps % self.p["joint_state_every"] == 0)
+
+    def _publish_state(self, joint_state: bool = True, frames: bool | None = None,
+                       repeat: bool = False) -> None:
+        """/clock, then the cameras (when due, or `frames`), then /joint_states: a state's
+        frames are published before it. A `repeat` (same stamp) is not answered again."""
+        sim = self.sim
+        self._republish_wall = time.perf_counter()
+        if not repeat:
+            self.answered = False  # no command has answered this state yet
         stamp = convert.seconds_to_time(self.sim_time)
         self.clock_pub.publish(ClockMsg(clock=stamp))
-        if self.steps % self.p["joint_state_every"] == 0:
-            js = sim.joint_state()
-            self.js_pub.publish(convert.joint_state_msg(self.robot.names, js.position,
-                                                        js.velocity, js.effort, stamp))
-        if self.p["render"] and sim.camera_due():
+        if self.p["render"] and (sim.camera_due() if frames is None else frames):
             t0 = time.perf_counter()
             images = sim.render()
             self.render_time.add(time.perf_counter() - t0)
@@ -158,8 +210,10 @@ class SimNode(Node):
                 image_pub.publish(convert.array_to_image(img, stamp, cam.link))
                 info_pub.publish(convert.camera_info(img.shape[1], img.shape[0], cam.fovy_deg,
                                                      stamp, cam.link))
-        if self.p["auto_reset"] and (sim.timed_out() or sim.success()):
-            self.reset()
+        if joint_state:
+            js = sim.joint_state()
+            self.js_pub.publish(convert.joint_state_msg(self.robot.names, js.position,
+                                                        js.velocity, js.effort, stamp))
 
     def _on_command(self, msg: Float64MultiArray) -> None:
         tau = np.asarray(msg.data, float)
@@ -172,10 +226,29 @@ class SimNode(Node):
             return
         self.command = tau
         self.commands_received += 1
+        self.answered = True
         self.command_wall_time = time.perf_counter()
         if self.waiting:
             self.waiting = False
-            self._advance(1)
+            if not self.waiting_request:
+                self._advance(1)
+
+    def _on_request(self, msg: bytes) -> None:
+        """policy_sync: the safety monitor holds the request stamped so."""
+        self.request_stamp = header_stamp(msg)
+        self.request_wall_time = time.perf_counter()
+        if self.request_stamp < self.sim_time - 0.5 * self.dt:
+            return  # answers an earlier state
+        if not self.started:
+            self.started = True
+            self.waiting_request = False
+            self.waiting = not self.answered  # the first step, too, takes the monitor's answer
+            self._anchor()
+            self.get_logger().info(f"the policy's first request: episode {self.episode} runs")
+        elif self.waiting_request:
+            self.waiting_request = False
+            if not self.waiting:
+                self._advance(1)
 
     # -- episodes ----------------------------------------------------------------------------
     def reset(self) -> str:
@@ -185,7 +258,10 @@ class SimNode(Node):
         sim = self.sim
         outcome = "success" if sim.success() else ("timeout" if sim.timed_out() else "reset")
         done = (f"episode {self.episode} ({sim.task.name}, seed {sim.seed}) ended: {outcome}, "
-                f"progress {sim.progress():.2f} after {sim.time:.2f} s")
+                f"progress {sim.progress():.2f} after {sim.time:.3f} s, state "
+                f"{state_digest(sim)}, lockstep timeouts "
+                f"{self.lockstep_timeouts - self._episode_timeouts0}")
+        self._episode_timeouts0 = self.lockstep_timeouts
         self.clock_offset += sim.time
         task = self.get_parameter("task").value
         seed_param = int(self.get_parameter("seed").value)
@@ -197,8 +273,12 @@ class SimNode(Node):
         else:
             sim.reset(seed)
         self.episode += 1
+        self.episode_steps = 0
         self.command = np.zeros(self.robot.n)  # nothing held over from the last episode
+        self.started = not self.policy_sync
+        self.waiting = self.waiting_request = False
         self._announce_episode()
+        self._publish_state()
         self.get_logger().info(f"{done}; episode {self.episode}: {self.sim.task.name}, seed "
                                f"{self.sim.seed}")
         return done

@@ -19,6 +19,17 @@ from humanoid_manip.sim.domain import (  # noqa: E402
 )
 from humanoid_manip.sim.tasks.base import Task, make_task  # noqa: E402
 
+# Where every simulated clock starts (the sim stack's /clock, the evaluation and collection
+# loops' monitor time): ROS reads a zero stamp as unset, and the safety monitor refuses those.
+CLOCK_START_S = 1.0
+
+
+def ros_time(t: float) -> float:
+    """`t` as a ROS stamp carries it (whole nanoseconds, read back as sec + nanosec·1e-9): the
+    in-process loops give the safety monitor the very times the sim stack's messages do."""
+    ns = int(round(t * 1e9))
+    return ns // 1_000_000_000 + (ns % 1_000_000_000) * 1e-9
+
 
 class SimulationError(HumanoidManipError):
     """The simulation was asked something it cannot do (a bad torque vector, a failed build)."""

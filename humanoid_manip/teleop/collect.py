@@ -20,14 +20,13 @@ import numpy as np
 
 from humanoid_manip.data import cdr
 from humanoid_manip.data.episode import EpisodeWriter
-from humanoid_manip.sim import Simulation
+from humanoid_manip.sim import CLOCK_START_S, Simulation, ros_time
 from humanoid_manip.teleop.controller import TeleopController
 from humanoid_manip.teleop.recording import episode_metadata, episode_path
 from humanoid_manip.teleop.types import SIDES, HandSample, TeleopInput
 
 SETTLE_S = 0.5  # after the expert's last phase, keep recording so the outcome settles
 NOISE_TAU_S = 0.2  # correlation time of collect_episode's torque_noise (DART)
-CLOCK_START = 1.0  # the monitor's clock: requests stamped 0 would be refused as unstamped
 
 
 class ExpertDevice:
@@ -108,8 +107,8 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
     cams = {c.name: c for c in robot.cameras}
     w, h = robot.image.width, robot.image.height
     if monitor is not None:
-        monitor.tick(CLOCK_START, None, SafetyState(tuple(names), js.position, js.velocity,
-                                                    CLOCK_START))
+        monitor.tick(CLOCK_START_S, None, SafetyState(tuple(names), js.position, js.velocity,
+                                                    CLOCK_START_S))
         ok, why = monitor.enable(True)
         if not ok:
             raise RuntimeError(f"safety monitor refused to enable: {why}")
@@ -131,7 +130,7 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
                     noise = keep * noise + np.sqrt(1.0 - keep ** 2) * noise_rng.standard_normal(
                         robot.n) * torque_noise * robot.effort_limit
                     tau_run = np.clip(tau_req + noise, -robot.effort_limit, robot.effort_limit)
-                request = TorqueRequest(tuple(names), tau_run, CLOCK_START + t)
+                request = TorqueRequest(tuple(names), tau_run, ros_time(CLOCK_START_S + t))
                 writer.write_cdr("/joint_states", cdr.joint_state_cdr(
                     t_ns, names, js.position, js.velocity, js.effort), t_ns)
                 writer.write_cdr("/policy/torque_request",
@@ -143,9 +142,9 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
                         t_ns, f"{side}_palm_keypoints", hs.keypoints), t_ns)
                 writer.write_cdr("/teleop/deadman", cdr.bool_cdr(inp.deadman), t_ns)
             if monitor is not None:
-                res = monitor.tick(CLOCK_START + t, request,
+                res = monitor.tick(ros_time(CLOCK_START_S + t), request,
                                    SafetyState(tuple(names), js.position, js.velocity,
-                                               CLOCK_START + t))
+                                               ros_time(CLOCK_START_S + t)))
                 request = None
                 applied = res.torque
                 for ev in res.events:
