@@ -61,3 +61,18 @@ def test_time_conversion_round_trips():
     t = convert.seconds_to_time(12.345678901)
     assert (t.sec, t.nanosec) == (12, 345678901)
     assert convert.time_to_seconds(t) == pytest.approx(12.345678901)
+
+
+def test_the_in_process_loops_clock_is_the_stamps_clock_to_the_bit():
+    """ros_time (evaluation and collection loops) gives the monitor the very floats that the
+    sim stack's stamps give it, read either way (messages or raw CDR)."""
+    from humanoid_manip.data.cdr import header_stamp, joint_state_cdr
+    from humanoid_manip.sim import CLOCK_START_S, ros_time
+
+    t = 0.0
+    for _ in range(20000):  # the sim's own float accumulation, over 40 s at 500 Hz
+        t += 0.002
+        expected = convert.time_to_seconds(convert.seconds_to_time(CLOCK_START_S + t))
+        assert ros_time(CLOCK_START_S + t) == expected
+    ns = int(round((CLOCK_START_S + t) * 1e9))
+    assert header_stamp(joint_state_cdr(ns, ("a",), [0.0], [0.0], [0.0])) == expected

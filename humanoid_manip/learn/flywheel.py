@@ -103,17 +103,18 @@ def collect_dagger_episode(sim, controller, runtime, monitor, out_dir: Path, see
                     writer.write_cdr(f"/{name}/image_raw", cdr.image_cdr(t_ns, name, img), t_ns)
                     writer.write_cdr(f"/{name}/camera_info", cdr.camera_info_cdr(
                         t_ns, name, w, h, cams[name].fovy_deg), t_ns)
+            now = ros_time(CLOCK_START_S + t)  # the monitor's clock, as the stack stamps it
             if k % every == 0:
                 controller.feed(device.get_action(t))
                 label = controller.torque(t, js.position, js.velocity)
                 tau = np.asarray(runtime.step(images, js.position, js.velocity), float)
-                request = TorqueRequest(tuple(names), tau, ros_time(CLOCK_START_S + t))
+                request = TorqueRequest(tuple(names), tau, now)
                 writer.write_cdr("/joint_states", cdr.joint_state_cdr(
                     t_ns, names, js.position, js.velocity, js.effort), t_ns)
                 writer.write_cdr("/policy/torque_request",
                                  cdr.joint_state_cdr(t_ns, names, effort=label), t_ns)
-            res = monitor.tick(ros_time(CLOCK_START_S + t), request, JointState(
-                tuple(names), js.position, js.velocity, ros_time(CLOCK_START_S + t)))
+            res = monitor.tick(now, request, JointState(tuple(names), js.position, js.velocity,
+                                                        now))
             request = None
             for ev in res.events:
                 writer.write_cdr("/safety/events", cdr.string_cdr(ev.to_json()), t_ns)

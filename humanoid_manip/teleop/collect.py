@@ -119,6 +119,7 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
         while True:
             t = sim.time
             t_ns = int(round(t * 1e9))
+            now = ros_time(CLOCK_START_S + t)  # the monitor's clock, as the stack stamps it
             device.step()
             js = sim.joint_state()
             if k % every == 0:
@@ -130,7 +131,7 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
                     noise = keep * noise + np.sqrt(1.0 - keep ** 2) * noise_rng.standard_normal(
                         robot.n) * torque_noise * robot.effort_limit
                     tau_run = np.clip(tau_req + noise, -robot.effort_limit, robot.effort_limit)
-                request = TorqueRequest(tuple(names), tau_run, ros_time(CLOCK_START_S + t))
+                request = TorqueRequest(tuple(names), tau_run, now)
                 writer.write_cdr("/joint_states", cdr.joint_state_cdr(
                     t_ns, names, js.position, js.velocity, js.effort), t_ns)
                 writer.write_cdr("/policy/torque_request",
@@ -142,9 +143,8 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
                         t_ns, f"{side}_palm_keypoints", hs.keypoints), t_ns)
                 writer.write_cdr("/teleop/deadman", cdr.bool_cdr(inp.deadman), t_ns)
             if monitor is not None:
-                res = monitor.tick(ros_time(CLOCK_START_S + t), request,
-                                   SafetyState(tuple(names), js.position, js.velocity,
-                                               ros_time(CLOCK_START_S + t)))
+                res = monitor.tick(now, request, SafetyState(tuple(names), js.position,
+                                                             js.velocity, now))
                 request = None
                 applied = res.torque
                 for ev in res.events:
