@@ -55,10 +55,10 @@ class SimNode(Node):
     stays at its reset state until the policy's first request, and at each policy tick (every
     physics_hz / policy_hz steps from the episode's start) the next step also waits until the
     safety monitor holds the request stamped at that state (/safety/request_held); a state's
-    camera frames are published before it.
-    With the monitor and the policy ticking on joint states, each request then acts from the next
-    physics step and each command answers the state it follows: the same seed is the same
-    episode, the one `humanoid-manip eval --delay-steps 1` runs in one process.
+    camera frames are published before it. With the monitor and the policy ticking on joint
+    states, each request then acts from the next physics step and each command answers the state
+    it follows: the same seed is the same episode, the one `humanoid-manip eval --delay-steps 1`
+    runs in one process.
     """
 
     def __init__(self):
@@ -87,8 +87,8 @@ class SimNode(Node):
         self.waiting = False  # lockstep: the last step's answer has not come yet
         self.policy_sync = bool(p["policy_sync"])
         self.policy_every = max(1, round(robot.rates.physics_hz / robot.rates.policy_hz))
-        self.request_stamp = -np.inf  # policy_sync: the newest request's stamp
-        self.request_wall_time = -np.inf
+        self.held_stamp = -np.inf  # policy_sync: the stamp of the newest request the monitor holds
+        self.held_wall_time = -np.inf
         self.waiting_request = False  # policy_sync: this state's request has not come yet
         self.started = not self.policy_sync  # policy_sync: the world waits for the policy
         self.episode_steps = 0
@@ -114,7 +114,7 @@ class SimNode(Node):
                                  self._on_command, COMMAND_QOS)
         self.create_service(Trigger, "~/reset", self._on_reset)
         if self.policy_sync:
-            self.create_subscription(Header, "safety/request_held", self._on_request,
+            self.create_subscription(Header, "safety/request_held", self._on_request_held,
                                      COMMAND_QOS, raw=True)
 
         steady = Clock(clock_type=ClockType.STEADY_TIME)
@@ -174,7 +174,7 @@ class SimNode(Node):
             # a node that stopped answering (for longer than one timeout) is not waited for
             flowing = self.p["lockstep_timeout_s"] + 1.0
             self.waiting = bool(self.p["lockstep"]) and now - self.command_wall_time < flowing
-            self.waiting_request = (self.policy_sync and now - self.request_wall_time < flowing
+            self.waiting_request = (self.policy_sync and now - self.held_wall_time < flowing
                                     and self.episode_steps % self.policy_every == 0)
 
     def _step(self) -> None:
@@ -233,18 +233,19 @@ class SimNode(Node):
             if not self.waiting_request:
                 self._advance(1)
 
-    def _on_request(self, msg: bytes) -> None:
+    def _on_request_held(self, msg: bytes) -> None:
         """policy_sync: the safety monitor holds the request stamped so."""
-        self.request_stamp = header_stamp(msg)
-        self.request_wall_time = time.perf_counter()
-        if self.request_stamp < self.sim_time - 0.5 * self.dt:
+        self.held_stamp = header_stamp(msg)
+        self.held_wall_time = time.perf_counter()
+        if self.held_stamp < self.sim_time - 0.5 * self.dt:
             return  # answers an earlier state
         if not self.started:
             self.started = True
             self.waiting_request = False
             self.waiting = not self.answered  # the first step, too, takes the monitor's answer
             self._anchor()
-            self.get_logger().info(f"the policy's first request: episode {self.episode} runs")
+            self.get_logger().info(f"the monitor holds the policy's first request: episode "
+                                   f"{self.episode} runs")
         elif self.waiting_request:
             self.waiting_request = False
             if not self.waiting:
