@@ -7,18 +7,16 @@ import pytest
 pytest.importorskip("torch")
 
 from humanoid_manip.data.episode import read_episode  # noqa: E402
-from humanoid_manip.learn.config import ModelConfig, load_train_config  # noqa: E402
+from humanoid_manip.learn.config import load_train_config  # noqa: E402
 from humanoid_manip.learn.flywheel import FlywheelConfig, run_flywheel  # noqa: E402
+from humanoid_manip.learn.toy import TINY_MODEL  # noqa: E402
 from humanoid_manip.learn.train import load_policy  # noqa: E402
-
-TINY = ModelConfig(channels=(4, 8, 8, 8), groups=4, image_features=16, task_dim=8, hidden=64,
-                   memory=32)
 
 
 @pytest.mark.slow
 def test_two_rounds_collect_validate_train_export_evaluate(robot, tmp_path):
     train = load_train_config().with_overrides(batch_size=2, window=4, burn_in=2, log_every=1,
-                                               warmup_steps=1, threads=1, model=TINY)
+                                               warmup_steps=1, threads=1, model=TINY_MODEL)
     cfg = FlywheelConfig(task="pick_place", rounds=2, expert_episodes=1, dagger_episodes=1,
                          eval_episodes=1, train_steps=2, time_limit_s=0.2)
     result = run_flywheel(cfg, train, tmp_path, robot, progress=False)

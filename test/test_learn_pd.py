@@ -1,15 +1,16 @@
 """The "pd" action (joint target + bias, the PD law inside the graph), the device sampler, the
 time budget and the parallel pipeline's work order, on tiny generated data and the CPU."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from humanoid_manip.learn.config import ModelConfig, load_train_config  # noqa: E402
 from humanoid_manip.learn.dataset import WindowSampler, add_bias  # noqa: E402
 from humanoid_manip.learn.export import export_checkpoint, parity  # noqa: E402
 from humanoid_manip.learn.ship import _interleave  # noqa: E402
-from humanoid_manip.learn.toy import toy_episodes  # noqa: E402
+from humanoid_manip.learn.toy import TINY_MODEL, tiny_train_config, toy_episodes  # noqa: E402
 from humanoid_manip.learn.train import (  # noqa: E402
     DeviceWindowSampler,
     TrainingError,
@@ -20,15 +21,11 @@ from humanoid_manip.learn.train import (  # noqa: E402
 from humanoid_manip.robot import RobotDynamics  # noqa: E402
 
 TASKS = ("task_a", "task_b")
-TINY_PD = ModelConfig(channels=(4, 8, 8, 8), groups=4, image_features=16, task_dim=8,
-                      hidden=64, memory=32, action="pd", horizons=(3,))
+TINY_PD = replace(TINY_MODEL, action="pd", horizons=(3,))
 
 
 def tiny_config(**kw):
-    base = dict(steps=40, batch_size=4, window=8, burn_in=4, lr=3e-3, warmup_steps=3,
-                log_every=5, checkpoint_every=1000, threads=1, model=TINY_PD)
-    base.update(kw)
-    return load_train_config().with_overrides(**base)
+    return tiny_train_config(**{"model": TINY_PD, **kw})
 
 
 @pytest.fixture(scope="module")

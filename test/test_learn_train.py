@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from humanoid_manip.learn.config import ModelConfig, load_train_config  # noqa: E402
 from humanoid_manip.learn.dataset import WindowSampler, compute_stats  # noqa: E402
+from humanoid_manip.learn.toy import tiny_train_config as tiny_config  # noqa: E402
 from humanoid_manip.learn.toy import toy_episodes  # noqa: E402
 from humanoid_manip.learn.train import (  # noqa: E402
     PolicyIO,
@@ -20,15 +20,6 @@ from humanoid_manip.learn.train import (  # noqa: E402
 )
 
 TASKS = ("task_a", "task_b")
-TINY = ModelConfig(channels=(4, 8, 8, 8), groups=4, image_features=16, task_dim=8, hidden=64,
-                   memory=32)
-
-
-def tiny_config(**kw):
-    base = dict(steps=40, batch_size=4, window=8, burn_in=4, lr=3e-3, warmup_steps=3,
-                log_every=5, checkpoint_every=1000, threads=1, model=TINY)
-    base.update(kw)
-    return load_train_config().with_overrides(**base)
 
 
 @pytest.fixture(scope="module")

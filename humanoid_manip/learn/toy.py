@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from humanoid_manip.learn.config import ModelConfig, load_train_config
 from humanoid_manip.learn.dataset import EpisodeArrays
 
 CUE_COLOURS = {1: (220, 40, 40), -1: (40, 40, 220)}  # red: +offset, blue: -offset
+# a network small enough to learn the toy on one CPU thread in seconds
+TINY_MODEL = ModelConfig(channels=(4, 8, 8, 8), groups=4, image_features=16, task_dim=8,
+                         hidden=64, memory=32)
+
+
+def tiny_train_config(**overrides):
+    """config/train.yaml with the settings the CPU tests train the toy under (40 short steps)."""
+    base = dict(steps=40, batch_size=4, window=8, burn_in=4, lr=3e-3, warmup_steps=3,
+                log_every=5, checkpoint_every=1000, threads=1, model=TINY_MODEL)
+    base.update(overrides)
+    return load_train_config().with_overrides(**base)
 
 
 def toy_episodes(robot, n_episodes: int = 8, ticks: int = 120, n_tasks: int = 2, seed: int = 0,
