@@ -19,6 +19,11 @@ def seconds_to_time(t: float) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
+# two stamps this close are one instant (stamps carry whole nanoseconds; floats of sim time drift
+# by far less): how the lockstep nodes pair a request with its state, a state with a tick time
+STAMP_TOLERANCE_S = 1e-6
+
+
 def time_to_seconds(stamp) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 

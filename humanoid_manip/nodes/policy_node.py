@@ -30,7 +30,6 @@ from humanoid_manip.robot import load_robot
 
 SENSOR_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 REQUEST_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-STAMP_TOLERANCE_S = 1e-6  # tick_on_joint_state: a state this close to a tick time is at it
 EPISODE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -136,7 +135,7 @@ class PolicyNode(Node):
         if stamp == self.last_request_stamp and self.last_request is not None:
             self.pub.publish(self.last_request)  # the sim repeats a state: for a late monitor
             return
-        if not self.episode_known or stamp < self.next_tick - STAMP_TOLERANCE_S:
+        if not self.episode_known or stamp < self.next_tick - convert.STAMP_TOLERANCE_S:
             return  # ticks count from the episode's announced start
         for i, sub in enumerate(self.image_subs):  # frames published before this state
             take_waiting(sub, lambda m, i=i: self._on_image(i, m))
@@ -145,7 +144,7 @@ class PolicyNode(Node):
             period = 1.0 / self.rate_hz
             behind = stamp - self.next_tick if np.isfinite(self.next_tick) else 0.0
             self.next_tick = stamp - behind + period * (
-                np.floor((behind + STAMP_TOLERANCE_S) / period) + 1)
+                np.floor((behind + convert.STAMP_TOLERANCE_S) / period) + 1)
 
     def _on_episode(self, msg: String) -> None:
         self.runtime.reset()

@@ -38,7 +38,6 @@ RELIABLE_1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 EVENTS_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-STAMP_TOLERANCE_S = 1e-6  # tick_on_joint_state: a request stamped this close to a state is its
 WATCHDOG_PERIODS = 3  # tick_on_joint_state: no state for this many periods, the timer ticks
 LEVEL = {Mode.ACTIVE: "OK", Mode.HOLD: "OK", Mode.STOPPING: "WARN", Mode.STOPPED: "WARN",
          Mode.FAULT: "ERROR"}
@@ -153,7 +152,8 @@ class SafetyMonitorNode(Node):
         self._last_tick = now
         take_waiting(self._request_sub, self._on_request)
         request = self._request
-        if request is not None and self.tick_on_state and request.stamp > now - STAMP_TOLERANCE_S:
+        if request is not None and self.tick_on_state and \
+                request.stamp > now - convert.STAMP_TOLERANCE_S:
             request = None  # computed from this very state: it acts from the next cycle
         else:
             self._request = None
