@@ -95,7 +95,6 @@ def collect_dagger_episode(sim, controller, runtime, monitor, out_dir: Path, see
         while not sim.timed_out():
             t = sim.time
             t_ns = int(round(t * 1e9))
-            device.step()
             js = sim.joint_state()
             if sim.camera_due() or images is None:
                 images = sim.render()

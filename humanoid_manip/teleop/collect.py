@@ -30,29 +30,27 @@ NOISE_TAU_S = 0.2  # correlation time of collect_episode's torque_noise (DART)
 
 
 class ExpertDevice:
-    """A task's scripted expert seen as a teleop device: palm targets, keypoints, deadman."""
+    """A task's expert seen as a teleop device: palm targets, keypoints, extra torque, deadman."""
 
     def __init__(self, sim: Simulation, controller: TeleopController):
         self.sim = sim
         self.expert = sim.task.expert(sim)
         self.controller = controller
 
-    def step(self) -> None:
-        """Advance the script by one physics step (its phases run on simulated time)."""
-        self.expert.act(self.sim)
-
     def done(self) -> bool:
         return self.expert.done(self.sim)
 
     def get_action(self, t: float) -> TeleopInput:
-        ex = self.expert
+        """The expert's command in the state the simulation is in now, as a device sends it."""
+        cmd = self.expert.command(self.sim)
         hands = {}
         for side in SIDES:
-            pos, quat = ex.ik.palm_pose(side)
-            q_hand = ex.q_des[self.controller.hand_idx[side]]
-            kp = self.controller.hands[side].robot_keypoints(q_hand)
-            hands[side] = HandSample(pos, quat, kp)
-        return TeleopInput(t, hands, deadman=True)
+            target = cmd.palms.get(side)
+            q_hand = cmd.hands.get(side)
+            kp = None if q_hand is None else self.controller.hands[side].robot_keypoints(q_hand)
+            hands[side] = HandSample(None if target is None else target.position,
+                                     None if target is None else target.quat, kp)
+        return TeleopInput(t, hands, deadman=True, extra_torque=cmd.extra_torque)
 
 
 @dataclass
@@ -120,7 +118,6 @@ def collect_episode(sim: Simulation, controller: TeleopController, out_dir: str 
             t = sim.time
             t_ns = int(round(t * 1e9))
             now = ros_time(CLOCK_START_S + t)  # the monitor's clock, as the stack stamps it
-            device.step()
             js = sim.joint_state()
             if k % every == 0:
                 inp = device.get_action(t)

@@ -35,6 +35,7 @@ class TeleopController:
         self.ik_period = 1.0 / config.ik_hz
         self._wrist: dict[str, tuple[float, np.ndarray, np.ndarray | None]] = {}
         self._keypoints: dict[str, tuple[float, np.ndarray]] = {}
+        self._extra: tuple[float, np.ndarray] | None = None
         self._palm: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # rate-limited IK targets
         self._last_ik: float | None = None
         self.q_des: np.ndarray | None = None
@@ -61,6 +62,8 @@ class TeleopController:
             if h.keypoints is not None:
                 self.keypoints(side, inp.t, h.keypoints)
         self.heartbeat(inp.t, inp.deadman)
+        if inp.extra_torque is not None:
+            self._extra = (inp.t, np.asarray(inp.extra_torque, dtype=float))
 
     # -- control -------------------------------------------------------------------------
     def reset(self, q: np.ndarray) -> None:
@@ -72,6 +75,7 @@ class TeleopController:
         self._wrist.clear()
         self._keypoints.clear()
         self._palm.clear()
+        self._extra = None
         self._last_ik = None
         self.deadman.reset()
         self.engaged = False
@@ -124,4 +128,8 @@ class TeleopController:
                         or t < self._last_ik):
             self._update_targets(t)
         self.dynamics.set_state(q, dq)
-        return self.pd.torque(q, dq, self.q_des, self.dynamics.bias_torque())
+        tau = self.pd.torque(q, dq, self.q_des, self.dynamics.bias_torque())
+        fresh = self._extra is not None and t - self._extra[0] <= self.config.input_timeout_s
+        if engaged and fresh:
+            tau = np.clip(tau + self._extra[1], -self.pd.limit, self.pd.limit)
+        return tau

@@ -22,8 +22,13 @@ class HandSample:
 
 @dataclass(frozen=True)
 class TeleopInput:
-    """A device's output at time t (s): per-side samples and the deadman heartbeat."""
+    """A device's output at time t (s): per-side samples and the deadman heartbeat.
+
+    `extra_torque` (canonical order, N·m) is added to the controller's PD torque while fresh: a
+    device that asks for grip force beyond what a posture gives (a scripted expert's squeeze).
+    """
 
     t: float
     hands: dict[str, HandSample] = field(default_factory=dict)
     deadman: bool = False
+    extra_torque: np.ndarray | None = None

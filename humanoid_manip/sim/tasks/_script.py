@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from humanoid_manip.control import JointPD, WristIK, WristTarget, hand_targets
+from humanoid_manip.control.command import PalmHandCommand
 from humanoid_manip.sim.tasks.base import Expert
 
 if TYPE_CHECKING:
@@ -60,17 +61,18 @@ class ScriptedExpert(Expert):
 
     def __init__(self, sim: Simulation, plan: Callable[[Simulation], list[Phase]],
                  ik_hz: float = 50.0):
-        self.robot = sim.robot
+        super().__init__(sim)
+        self._advanced_at: float | None = None
         self.ik = WristIK(sim.robot)
         self.pd = JointPD(sim.robot)
         q = sim.joint_state().position
         self.ik.reset(q)
         self.q_des = q.copy()
         self.q_des[:] = sim.robot.home
-        self.ik_every = max(1, int(round(1.0 / (ik_hz * sim.dt))))
+        self.ik_period_s = max(1, int(round(1.0 / (ik_hz * sim.dt)))) * sim.dt
+        self._next_ik_t = sim.time
         self.phases = plan(sim)
         self.k = -1
-        self.step_count = 0
         self.hand_now = {s: ("open", 0.0) for s in SIDES}
         self.hand_from = dict(self.hand_now)
         self.hidx = {s: sim.robot.group_indices(f"{s}_hand") for s in SIDES}
@@ -84,7 +86,7 @@ class ScriptedExpert(Expert):
         self.t0 = sim.time
         self.start = {s: self.ik.palm_pose(s) for s in SIDES}
         self.hand_from = dict(self.hand_now)
-        self.step_count = 0  # solve IK on the phase's first step
+        self._next_ik_t = sim.time  # solve IK on the phase's first step
         ph = self.phase
         if ph is not None and ph.begin is not None:
             ph.begin(sim, self.start)
@@ -108,7 +110,11 @@ class ScriptedExpert(Expert):
             out[side] = WristTarget(pos, quat)
         return out
 
-    def act(self, sim: Simulation) -> np.ndarray:
+    def _advance(self, sim: Simulation) -> None:
+        """Play the script up to sim.time: phase changes, IK at its rate, hand blends."""
+        if self._advanced_at == sim.time:
+            return
+        self._advanced_at = sim.time
         ph = self.phase
         while ph is not None:
             age = sim.time - self.t0
@@ -118,31 +124,50 @@ class ScriptedExpert(Expert):
                 ph = self.phase
             else:
                 break
-        if ph is not None:
-            s = (sim.time - self.t0) / max(ph.duration, 1e-9)
-            if self.step_count % self.ik_every == 0:
-                targets = self._targets(sim, ph, s)
-                holds = {side: WristTarget(*self.ik.palm_pose(side)) for side in SIDES
-                         if side not in targets}
-                q_new = self.ik.solve({**holds, **targets}, self.q_des)
-                # Feed the IK's own speed forward, so the arms do not lag behind by kd/kp.
-                self.dq_des = (q_new - self.q_des) / (self.ik_every * sim.dt)
-                self.dq_des[self.hand_and_head] = 0.0
-                self.q_des = q_new
-            a = smoothstep(s)
-            for side in SIDES:
-                post0, c0 = self.hand_from[side]
-                post1, c1 = ph.hands.get(side, self.hand_from[side])
-                if post0 != post1 and c0 > 0:  # change posture through open
-                    q_hand = (1 - a) * hand_targets(self.robot, side, post0, c0) \
-                        + a * hand_targets(self.robot, side, post1, c1)
-                else:
-                    q_hand = hand_targets(self.robot, side, post1, (1 - a) * c0 + a * c1)
-                self.q_des[self.hidx[side]] = q_hand
-                self.hand_now[side] = (post1, (1 - a) * c0 + a * c1)
-        self.step_count += 1
-        js = sim.joint_state()
-        bias = sim.data.qfrc_bias[sim.index.dof]
         if ph is None:
             self.dq_des[:] = 0.0
-        return self.pd.torque(js.position, js.velocity, self.q_des, bias, self.dq_des)
+            return
+        s = (sim.time - self.t0) / max(ph.duration, 1e-9)
+        if sim.time + 1e-9 >= self._next_ik_t:
+            self._next_ik_t = sim.time + self.ik_period_s
+            targets = self._targets(sim, ph, s)
+            holds = {side: WristTarget(*self.ik.palm_pose(side)) for side in SIDES
+                     if side not in targets}
+            q_new = self.ik.solve({**holds, **targets}, self.q_des)
+            # Feed the IK's own speed forward, so the arms do not lag behind by kd/kp.
+            self.dq_des = (q_new - self.q_des) / self.ik_period_s
+            self.dq_des[self.hand_and_head] = 0.0
+            self.q_des = q_new
+        a = smoothstep(s)
+        for side in SIDES:
+            post0, c0 = self.hand_from[side]
+            post1, c1 = ph.hands.get(side, self.hand_from[side])
+            if post0 != post1 and c0 > 0:  # change posture through open
+                q_hand = (1 - a) * hand_targets(self.robot, side, post0, c0) \
+                    + a * hand_targets(self.robot, side, post1, c1)
+            else:
+                q_hand = hand_targets(self.robot, side, post1, (1 - a) * c0 + a * c1)
+            self.q_des[self.hidx[side]] = q_hand
+            self.hand_now[side] = (post1, (1 - a) * c0 + a * c1)
+
+    def extra_torque(self, sim: Simulation) -> np.ndarray | None:
+        """Torque added after the PD law (none by default)."""
+        return None
+
+    def command(self, sim: Simulation) -> PalmHandCommand:
+        """The script's palm poses and hand targets at sim.time."""
+        self._advance(sim)
+        return PalmHandCommand({s: WristTarget(*self.ik.palm_pose(s)) for s in SIDES},
+                               {s: self.q_des[self.hidx[s]].copy() for s in SIDES},
+                               self.extra_torque(sim))
+
+    def act(self, sim: Simulation) -> np.ndarray:
+        """Called every physics step: the script's joint targets, with their speed fed forward."""
+        self._advance(sim)
+        js = sim.joint_state()
+        bias = sim.data.qfrc_bias[sim.index.dof]
+        tau = self.pd.torque(js.position, js.velocity, self.q_des, bias, self.dq_des)
+        extra = self.extra_torque(sim)
+        if extra is not None:
+            tau = np.clip(tau + extra, -self.robot.effort_limit, self.robot.effort_limit)
+        return tau

@@ -10,6 +10,7 @@ import numpy as np
 
 from humanoid_manip import paths
 from humanoid_manip.config import from_dict, load_yaml
+from humanoid_manip.control.command import CommandTracker, PalmHandCommand
 from humanoid_manip.errors import ConfigError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -26,15 +27,41 @@ class TaskConfig:
 
 
 class Expert(ABC):
-    """A scripted demonstrator: privileged state in, canonical torques out (data collection)."""
+    """A demonstrator for data collection: privileged state in, a palm/hand command out.
+
+    `command` says what to do in the state the simulation is in now (palm targets, hand joint
+    targets, extra torque); the teleop path (as a device) and `act` (directly: IK from the
+    measured joints, PD, gravity compensation) both turn it into torque. Call `command` at the
+    control rate; `act` may be called every physics step and refreshes the command itself.
+    """
+
+    def __init__(self, sim: Simulation):
+        self.robot = sim.robot
+        self.tracker = CommandTracker(sim.robot)
+        self.control_period_s = 1.0 / sim.robot.rates.policy_hz
+        self._q_des: np.ndarray | None = None
+        self._extra: np.ndarray | None = None
+        self._next_command_t = -np.inf
 
     @abstractmethod
-    def act(self, sim: Simulation) -> np.ndarray:
-        """Torque for the next physics step, canonical joint order, N·m."""
+    def command(self, sim: Simulation) -> PalmHandCommand:
+        """What the expert wants now, from the state it finds."""
 
     def done(self, sim: Simulation) -> bool:
         """True once the expert has nothing left to do (the episode may stop early)."""
         return False
+
+    def act(self, sim: Simulation) -> np.ndarray:
+        """Torque for the next physics step (canonical order, N·m): the command, refreshed at
+        the control rate and solved at the measured state, tracked by PD every step."""
+        js = sim.joint_state()
+        if sim.time + 1e-9 >= self._next_command_t:
+            cmd = self.command(sim)
+            self._q_des = self.tracker.targets(js.position, cmd)
+            self._extra = cmd.extra_torque
+            self._next_command_t = sim.time + self.control_period_s
+        bias = sim.data.qfrc_bias[sim.index.dof]
+        return self.tracker.torque(js.position, js.velocity, self._q_des, bias, self._extra)
 
 
 class Task(ABC):

@@ -450,13 +450,12 @@ class PinchExpert(ScriptedExpert):
         self.squeeze_idx = np.array([names.index(f"{side}_{j}") for side in ("left", "right")
                                      for j in _SQUEEZE_JOINTS])
 
-    def act(self, sim) -> np.ndarray:
-        tau = super().act(sim)
-        if self.k >= self.squeeze_from:
-            tau[self.squeeze_idx] += SQUEEZE_NM
-            lim = self.robot.effort_limit[self.squeeze_idx]
-            tau[self.squeeze_idx] = np.clip(tau[self.squeeze_idx], -lim, lim)
-        return tau
+    def extra_torque(self, sim) -> np.ndarray | None:
+        if self.k < self.squeeze_from:
+            return None
+        extra = np.zeros(self.robot.n)
+        extra[self.squeeze_idx] = SQUEEZE_NM
+        return extra
 
 
 class PinchGeometry:
