@@ -172,6 +172,10 @@ class Simulation:
             images[name] = self._renderer.render().copy()
         return images
 
+    def privileged_state(self) -> np.ndarray:
+        """The task's object state (Task.privileged_state): for the teacher, never the policy."""
+        return np.asarray(self.task.privileged_state(self.model, self.data), dtype=np.float64)
+
     # -- the referee -------------------------------------------------------------------------
     def success(self) -> bool:
         return bool(self.task.success(self.model, self.data))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from humanoid_manip.sim.core import Simulation
 
 TASKS_YAML = "tasks.yaml"
+PRIVILEGED_SIZE = 64  # the teacher's object-state input: every task's vector, zero-padded
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +100,12 @@ class Task(ABC):
     @abstractmethod
     def progress(self, model: mujoco.MjModel, data: mujoco.MjData) -> float:
         """A dense measure of how far the task has come, in [0, 1]; 1 when successful."""
+
+    def privileged_state(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+        """The task's object state a privileged policy (the teacher) sees, beside the joints:
+        a fixed-length float vector (at most PRIVILEGED_SIZE values) of object poses, layout
+        and progress, in SI units. Empty for a task that defines none."""
+        return np.zeros(0)
 
     def after_step(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:  # noqa: B027
         """Called after every physics step (latches, seals that break under force)."""
