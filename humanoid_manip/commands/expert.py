@@ -17,6 +17,13 @@ def add_arguments(p) -> None:
     p.add_argument("--video", metavar="FILE", help="write an MP4 of the head camera")
     p.add_argument("--video-size", type=int, default=None, metavar="PX",
                    help="video frame side in pixels (default: robot.yaml's image size)")
+    p.add_argument("--takeover-after", type=float, default=None, metavar="SECONDS",
+                   help="the takeover test: the expert acts until SECONDS, then for 0.5 s smooth "
+                        "random torques (10%% of each joint's effort limit) perturb it, then a "
+                        "newly built expert takes over from the state it finds")
+    p.add_argument("--perturb", choices=("add", "replace"), default="add",
+                   help="takeover noise on top of the expert's torque (add, default) or instead "
+                        "of it, gravity compensation included (replace)")
     p.add_argument("--json", action="store_true",
                    help="print {'task', 'episodes': [...], 'success_rate'} as JSON")
 
@@ -46,12 +53,15 @@ class _Video:
 
 def run(args) -> int:
     from humanoid_manip.sim import Simulation, make_task
-    from humanoid_manip.sim.rollout import run_expert_episode
+    from humanoid_manip.sim.rollout import PERTURB_FRACTION, PERTURB_S, run_expert_episode
 
     if args.episodes < 1:
         raise HumanoidManipError(f"--episodes must be at least 1, got {args.episodes}")
     if args.seed < 0:
         raise HumanoidManipError(f"--seed must be non-negative, got {args.seed}")
+    if args.takeover_after is not None and not args.takeover_after >= 0:
+        raise HumanoidManipError(f"--takeover-after must be a time >= 0 s, got "
+                                 f"{args.takeover_after}")
     task = make_task(args.task)  # an unknown name fails here, listing the valid ones
     size = None if args.video_size is None else (args.video_size, args.video_size)
     sim = Simulation(task, seed=args.seed, render=bool(args.video), image_size=size)
@@ -68,7 +78,8 @@ def run(args) -> int:
     results = []
     try:
         for seed in seeds:
-            r = run_expert_episode(sim, seed, on_frame=video)
+            r = run_expert_episode(sim, seed, on_frame=video,
+                                   takeover_after=args.takeover_after, perturb=args.perturb)
             results.append(r)
             if bar is not None:
                 bar.update(1)
@@ -85,8 +96,12 @@ def run(args) -> int:
     rate = sum(r.success for r in results) / len(results)
     report = {"task": args.task,
               "episodes": [{"seed": r.seed, "success": r.success, "progress": r.progress,
-                            "duration": r.duration} for r in results],
+                            "duration": r.duration, "takeover_s": r.takeover_s}
+                           for r in results],
               "success_rate": rate}
+    if args.takeover_after is not None:
+        report["takeover"] = {"after_s": args.takeover_after, "perturb": args.perturb,
+                              "perturb_s": PERTURB_S, "fraction_of_effort": PERTURB_FRACTION}
     if args.json:
         print(json.dumps(report, indent=1))
     else:

@@ -11,6 +11,17 @@ from humanoid_manip.robot import RobotIndex, RobotSpec, build_model
 
 SIDES = ("left", "right")
 _home_cache: dict[int, WristIK] = {}
+# The IK keeps the arms this far (m) from the body and from each other: more than the safety
+# monitor's self-collision margin (config/safety.yaml, 3 cm), so that a target the monitor would
+# refuse to reach is never asked for; the monitor stays the backstop.
+BODY_CLEARANCE = 0.045
+ARM_LINKS = ("upper_arm_link", "forearm_link", "palm_link", "wrist_camera_link")
+BODY_LINKS = ("torso", "pelvis", "left_leg_link", "right_leg_link", "neck_link", "head_link")
+
+
+def _geoms(model, bodies) -> list[int]:
+    ids = {model.body(b).id for b in bodies}
+    return [g for g in range(model.ngeom) if int(model.geom_bodyid[g]) in ids]
 
 
 class IKError(HumanoidManipError):
@@ -43,6 +54,13 @@ class WristIK:
                                          orientation_cost=orientation_cost) for s in SIDES}
         self.posture = mink.PostureTask(self.model, cost=posture_cost)
         self.limits = [mink.ConfigurationLimit(self.model)]
+        arms = {s: _geoms(self.model, [f"{s}_{b}" for b in ARM_LINKS]) for s in SIDES}
+        body = _geoms(self.model, BODY_LINKS)
+        self.limits.append(mink.CollisionAvoidanceLimit(
+            self.model, [(arms["left"], body), (arms["right"], body),
+                         (arms["left"], arms["right"])],
+            minimum_distance_from_collisions=BODY_CLEARANCE,
+            collision_detection_distance=BODY_CLEARANCE + 0.04))
         self.damping = damping
         self.orientation_cost = orientation_cost
         q = np.zeros(self.model.nq)
@@ -93,8 +111,12 @@ class WristIK:
             try:
                 v = mink.solve_ik(self.configuration, tasks, dt, "daqp", self.damping,
                                   limits=self.limits)
-            except mink.exceptions.NoSolutionFound as exc:
-                raise IKError(f"wrist IK found no solution: {exc}") from None
+            except mink.exceptions.NoSolutionFound:
+                try:  # arms already inside the clearance can make the QP infeasible
+                    v = mink.solve_ik(self.configuration, tasks, dt, "daqp", self.damping,
+                                      limits=self.limits[:1])
+                except mink.exceptions.NoSolutionFound as exc:
+                    raise IKError(f"wrist IK found no solution: {exc}") from None
             self.configuration.integrate_inplace(v, dt)
         q = np.array(q_rest, dtype=float)
         q[self.arm] = self.configuration.q[self.index.qpos][self.arm]

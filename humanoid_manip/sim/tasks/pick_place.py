@@ -6,8 +6,9 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from humanoid_manip.control import WristIK, WristTarget
-from humanoid_manip.sim.tasks._script import Phase, ScriptedExpert, smoothstep
+from humanoid_manip.control import WristIK
+from humanoid_manip.control.command import PalmHandCommand
+from humanoid_manip.sim.tasks._reactive import ReactiveExpert
 from humanoid_manip.sim.tasks.base import Expert, Range, Task, TaskConfig, register, uniform
 
 BOWL_WALL_SEGMENTS = 16
@@ -100,55 +101,152 @@ class PickPlace(Task):
         return float(0.2 * lifted + 0.7 * closer)
 
     def expert(self, sim) -> Expert:
-        return ScriptedExpert(sim, self._plan)
-
-    def _plan(self, sim) -> list[Phase]:
-        """Right hand: side-on power grasp of the bottle, lift, carry over the bowl, let go."""
-        p = self.object_position(sim.data)
-        quat = WristIK.home_quat(sim.robot, "right")
-        z = self.table_z + 0.062  # palm's lower edge just above the table
-        lift = self.table_z + BOWL_WALL_HEIGHT + 0.13
-        dx, dy = -0.04, -self.radius - 0.004  # palm behind and to the right of its axis
-        goal = np.array([*self.bowl_xy, lift])
-
-        def at(x, y, zz):
-            return {"right": WristTarget(np.array([x + dx, y + dy, zz]), quat)}
-
-        shift = np.zeros(3)
-
-        def measure(sim, start):
-            """What still separates the bottle from above the bowl."""
-            shift[:] = goal - self.object_position(sim.data)
-            shift[2] = lift - start["right"][0][2]
-
-        def carry(sim, s, start):
-            return {"right": WristTarget(start["right"][0] + smoothstep(s) * shift, quat)}
-
-        def lower(sim, s, start):
-            pos = start["right"][0].copy()
-            pos[2] += smoothstep(s) * (z - pos[2])
-            return {"right": WristTarget(pos, quat)}
-
-        def low_enough(sim):
-            return self.object_position(sim.data)[2] - self.height / 2 < self.table_z + 0.015
-
-        return [
-            Phase(0.8, {**at(p[0], p[1] - 0.06, z + 0.03), "left": WristTarget(LEFT_PARKED)},
-                  {"right": ("power", 0.0)}),
-            Phase(0.4, at(p[0], p[1] - 0.06, z)),
-            Phase(0.5, at(p[0], p[1], z)),
-            Phase(0.6, {}, {"right": ("power", 1.0)}),
-            Phase(0.9, at(p[0], p[1], lift)),
-            Phase(1.6, carry, begin=measure),
-            Phase(0.5, carry, begin=measure),  # again: close what the first carry left
-            Phase(0.6, lower, until=low_enough),
-            Phase(0.4, {}, {"right": ("power", 0.4)}),  # loosen, without pushing the bottle
-            Phase(0.4, lambda sim, s, start: {"right": WristTarget(
-                start["right"][0] + smoothstep(s) * np.array([0, -0.05, 0]), quat)}),
-            Phase(0.4, lambda sim, s, start: {"right": WristTarget(
-                start["right"][0] + smoothstep(s) * np.array([0, -0.02, 0.06]), quat)},
-                {"right": ("power", 0.0)}),
-        ]
+        return PickPlaceExpert(sim)
 
     def debug(self, sim):
         return f"obj={np.round(self.object_position(sim.data), 3)}"
+
+
+class PickPlaceExpert(ReactiveExpert):
+    """Right hand: side-on power grasp, lift clear of the rim, over the bowl, down, let go, back
+    off; decided each tick from the bottle, the palm and the fingers (re-entrant)."""
+
+    GRASP = np.array([-0.04, 0.0, 0.0])  # palm from the bottle's axis (y: radius added)
+    PRE = np.array([0.0, -0.06, 0.0])  # the approach starts this far beside the grasp
+    PALM_Z = 0.075  # the palm's height above the table when grasping
+    CLEAR = 0.05  # the bottle's bottom this far above the bowl's rim while carrying
+    FLOOR = 0.012  # let go once the bottom is this low over the bowl (the floor is 8 mm)
+    SETTLED = 0.75  # closure at which a closing grip lifts
+
+    def __init__(self, sim):
+        super().__init__(sim)
+        self.task: PickPlace = sim.task
+        self.geom = sim.model.geom("object_geom").id
+        self.bowl_body = sim.model.body("bowl").id
+        self.quat = WristIK.home_quat(sim.robot, "right")
+
+    # -- what the state says ---------------------------------------------------------------
+    def bottle(self, sim) -> np.ndarray:
+        return self.task.object_position(sim.data)
+
+    def bottom(self, sim) -> float:
+        """Height of the bottle's lowest point above the table."""
+        t = self.task
+        axis = sim.data.body("object").xmat.reshape(3, 3)[:, 2]
+        low = self.bottle(sim)[2] - abs(axis[2]) * t.height / 2 - np.hypot(*axis[:2]) * t.radius
+        return float(low - t.table_z)
+
+    def sinking(self, sim) -> float:
+        """How fast the bottle goes down (m/s)."""
+        adr = sim.model.jnt_dofadr[sim.model.joint("object_free").id]
+        return float(-sim.data.qvel[adr + 2])
+
+    def on_bowl(self, sim) -> bool:
+        """Whether the bottle touches the bowl (its floor or a wall): it is supported."""
+        d = sim.data
+        if d.ncon == 0:
+            return False
+        g1, g2 = d.contact.geom1, d.contact.geom2
+        other = np.concatenate([g2[g1 == self.geom], g1[g2 == self.geom]])
+        return bool(np.any(sim.model.geom_bodyid[other] == self.bowl_body))
+
+    def tilt(self, sim) -> float:
+        return float(np.arccos(np.clip(sim.data.body("object").xmat.reshape(3, 3)[2, 2], -1, 1)))
+
+    def grasp_point(self, sim) -> np.ndarray:
+        b = self.bottle(sim)
+        return np.array([b[0] + self.GRASP[0], b[1] - self.task.radius - 0.004,
+                         self.task.table_z + self.PALM_Z])
+
+    def held(self, sim) -> bool:
+        """Thumb and two fingers around the bottle, or the bottle off the table in the hand."""
+        touch = self.touching(sim, "right", self.geom)
+        if self.bottom(sim) > 0.01 and len(touch) >= 2:
+            return True
+        fingers = {n.split("_")[1] for n in touch} - {"thumb", "palm"}
+        thumb = any("thumb" in n for n in touch)
+        return thumb and len(fingers) >= 2 and self.closure(sim, "right", "power") > 0.5
+
+    def over_bowl(self, sim, tol: float) -> bool:
+        return bool(np.linalg.norm(self.bottle(sim)[:2] - self.task.bowl_xy) < tol)
+
+    def decide(self, sim, mode):
+        t = self.task
+        b = self.bottle(sim)
+        palm = self.palm(sim, "right")[0]
+        closed = self.closure(sim, "right", "power")
+        held = self.held(sim)
+        # in the bowl and no longer going down (on its floor, or the hand is on the rim)
+        resting = t.success(sim.model, sim.data) and (self.on_bowl(sim)
+                                                      or self.sinking(sim) < 0.02)
+        if held and mode in ("lower", "carry") and self.bottom(sim) > self.FLOOR and not resting:
+            return "lower" if self.over_bowl(sim, 0.6 * t.bowl_r) else "carry"
+        if t.success(sim.model, sim.data):
+            lateral = float(np.linalg.norm((palm - b)[:2]))
+            if lateral > t.radius + 0.06 or (mode == "retreat" and lateral > t.radius + 0.03):
+                return "retreat"  # up and away
+            if closed > 0.15 and mode != "withdraw":
+                return "release"  # open the hand where it is
+            return "withdraw"  # the open hand out sideways, off the bottle
+        if not held and (b[2] < t.table_z or self.tilt(sim) > 0.6):
+            return "lost"  # off the table or fallen over: nothing this hand can do
+        if held and mode == "close" and closed < self.SETTLED:
+            return "close"  # let the grip settle before lifting
+        if held:
+            if self.over_bowl(sim, 0.3 * t.bowl_r if mode != "lower" else 0.6 * t.bowl_r):
+                return "release" if self.bottom(sim) < self.FLOOR else "lower"
+            return "carry"
+        rel = palm - self.grasp_point(sim)
+        at_grasp = np.linalg.norm(rel) < (0.025 if mode == "close" else 0.012)
+        if at_grasp and (mode == "close" or closed < 0.3):
+            return "close"
+        if closed > 0.3:
+            return "open"
+        in_corridor = abs(rel[0]) < 0.02 and abs(rel[2]) < 0.02 and -0.09 < rel[1] < 0.01
+        return "approach" if in_corridor else "pregrasp"
+
+    def enter(self, sim, mode):
+        palm = self.palm(sim, "right")[0]
+        self.anchor["palm"] = {"close": self.grasp_point(sim), "withdraw": palm + [0, -0.07, 0.01],
+                               "retreat": palm + [0, -0.02, 0.1]}.get(mode, palm)
+
+    def steer(self, sim, mode):
+        t = self.task
+        palm = self.palm(sim, "right")[0]
+        b = self.bottle(sim)
+        left = {"left": self.park(sim, "left", LEFT_PARKED)}
+        power = 0.0
+        if mode in ("close", "carry", "lower"):
+            power = 1.0
+        if mode == "carry":
+            rim = BOWL_WALL_HEIGHT + self.CLEAR
+            if self.bottom(sim) < rim - 0.02 and not self.over_bowl(sim, t.bowl_r):
+                goal = palm + [0.0, 0.0, rim - self.bottom(sim)]
+            else:
+                goal = palm + np.r_[t.bowl_xy - b[:2], rim - self.bottom(sim)]
+        elif mode == "lower":
+            goal = palm + np.r_[t.bowl_xy - b[:2], 0.004 - self.bottom(sim)]
+        elif mode == "approach":
+            goal = self.grasp_point(sim)
+        elif mode in ("close", "release", "lost", "withdraw", "retreat"):
+            goal = self.anchor["palm"]
+        elif mode == "open":
+            goal = palm + [0.0, -0.05, 0.04]
+        elif mode == "pregrasp":
+            pre = self.grasp_point(sim) + self.PRE
+            near = np.linalg.norm((palm - pre)[:2]) < 0.02
+            goal = pre if near else pre + [0.0, 0.0, 0.03]
+            if np.linalg.norm((palm - b)[:2]) < t.radius + 0.05 and palm[2] < pre[2] + 0.02:
+                goal = palm + [0.0, -0.05, 0.03]  # too close to the bottle: back away first
+        return PalmHandCommand({"right": self.toward(sim, "right", goal, self.quat), **left},
+                               {"right": self.grip(sim, "right", "power", power),
+                                "left": self.grip(sim, "left", "power", 0.0)})
+
+    def info(self, sim) -> str:
+        return (f"closure={self.closure(sim, 'right', 'power'):.2f} "
+                f"touch={sorted(self.touching(sim, 'right', self.geom))} "
+                f"bottom={self.bottom(sim):.3f} tilt={self.tilt(sim):.2f}")
+
+    def done(self, sim) -> bool:
+        return self.mode == "retreat" and self.task.success(sim.model, sim.data) and \
+            np.linalg.norm(self.palm(sim, "right")[0] - self.anchor["palm"]) < 0.02
