@@ -10,7 +10,9 @@ from humanoid_manip.robot import RobotSpec
 # blend. A target past the contact makes the finger PD squeeze with a force that grows with the
 # gap, which is how the grasp holds: there is no force sensing.
 HAND_POSES: dict[str, dict[str, float]] = {
-    "open": {"thumb_abd": 0.6},
+    "open": {"thumb_abd": 0.6, "thumb_mcp": 0.15, "thumb_ip": 0.15,  # = the home pose's hand
+             **{f"{f}_{j}": 0.15 for f in ("index", "middle", "ring", "little")
+                for j in ("pip", "dip")}},
     # Power grasp: all fingers wrap, the thumb comes across to close the ring.
     "power": {"thumb_abd": 1.2, "thumb_cmc": 0.8, "thumb_mcp": 0.8, "thumb_ip": 0.8,
               "index_mcp": 1.5, "index_pip": 1.6, "index_dip": 1.2,
@@ -35,7 +37,7 @@ def _pose(robot: RobotSpec, side: str, name: str) -> np.ndarray:
     if name not in HAND_POSES:
         raise UnknownNameError("hand posture", name, HAND_POSES)
     joints = robot.groups[f"{side}_hand"]
-    pose = HAND_POSES[name]
+    pose = {**HAND_POSES["open"], **HAND_POSES[name]}  # a joint a posture leaves out stays open
     return np.array([pose.get(j.removeprefix(f"{side}_"), 0.0) for j in joints])
 
 

@@ -235,14 +235,15 @@ def load_robot(robot_yaml: str | os.PathLike | None = None,
 
     names = [j.name for j in joints]
     home = np.zeros(len(joints))
-    for name, value in (cfg["home"] or {}).items():
-        if name not in names:
+    for name, value in (cfg["home"] or {}).items():  # a joint name or a pattern ("*_pip")
+        matched = [i for i, n in enumerate(names) if fnmatch.fnmatchcase(n, name)]
+        if not matched:
             raise UnknownNameError("joint (in home)", name, names)
-        i = names.index(name)
-        if not joints[i].lower <= float(value) <= joints[i].upper:
-            raise ConfigError(f"{cfg_path}: home {name}={value} is outside its URDF limits "
-                              f"[{joints[i].lower}, {joints[i].upper}]")
-        home[i] = float(value)
+        for i in matched:
+            if not joints[i].lower <= float(value) <= joints[i].upper:
+                raise ConfigError(f"{cfg_path}: home {names[i]}={value} is outside its URDF "
+                                  f"limits [{joints[i].lower}, {joints[i].upper}]")
+            home[i] = float(value)
     home = np.clip(home, [j.lower for j in joints], [j.upper for j in joints])
     home.setflags(write=False)
     return RobotSpec(urdf_path=urdf_path, config_path=cfg_path, joints=tuple(joints),

@@ -79,6 +79,14 @@ class PickPlace(Task):
         data.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
         self.start_distance = float(np.linalg.norm(xy - self.bowl_xy))
 
+    def privileged_state(self, model, data) -> np.ndarray:
+        """Bottle pose (position, z axis), velocity, size; bowl centre, radius; table height."""
+        body = data.body("object")
+        adr = model.jnt_dofadr[model.joint("object_free").id]
+        return np.concatenate([body.xpos, body.xmat.reshape(3, 3)[:, 2], data.qvel[adr:adr + 6],
+                               [self.radius, self.height], self.bowl_xy,
+                               [self.bowl_r, self.table_z]])
+
     def object_position(self, data) -> np.ndarray:
         return data.body("object").xpos.copy()
 
