@@ -4,18 +4,36 @@
 The URDF is the single source of truth at run time; this script is how it was made. Edit the
 dimensions here and re-run `python tools/make_humanoid_urdf.py`, then commit both files.
 
+The file ends with the <ros2_control> block: every joint of config/robot.yaml's canonical order
+with an effort command interface and position/velocity/effort state interfaces, on mock hardware
+(mock_components/GenericSystem) unless `--hardware-plugin` names the robot's own; a real robot's
+URDF is written beside it, e.g.
+    python tools/make_humanoid_urdf.py --hardware-plugin acme_humanoid/System \
+        --hardware-param ip:=192.168.1.10 --out my_robot.urdf
+
 Frames: x forward, y left, z up; zero pose is standing with the arms hanging, palms facing
 the thighs. Positive flexion closes a finger or bends an elbow on both sides (the right side is
 the left side mirrored through the x-z plane).
 """
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from humanoid_manip.robot.ros2_control import (  # noqa: E402 - the checkout's own package
+    MOCK_PLUGIN,
+    ControlledJoint,
+    ros2_control_xml,
+)
+
+OUT = ROOT / "urdf" / "humanoid.urdf"
 
 # (effort N·m, velocity rad/s, lower rad, upper rad, damping N·m·s/rad, friction N·m)
 ARM_JOINTS = {
@@ -113,6 +131,7 @@ def fmt(v):
 class Writer:
     def __init__(self):
         self.lines: list[str] = []
+        self.efforts: dict[str, float] = {}  # moving joint -> effort limit, in file order
 
     def link(self, name, inertial: Inertial | None = None, geoms=()):
         out = [f'  <link name="{name}">']
@@ -147,6 +166,7 @@ class Writer:
 
     def revolute(self, name, parent, child, xyz, axis, spec, rpy=(0, 0, 0)):
         effort, velocity, lower, upper, damping, friction = spec
+        self.efforts[name] = effort
         self.lines += [
             f'  <joint name="{name}" type="revolute">',
             f'    <parent link="{parent}"/>',
@@ -265,7 +285,25 @@ def add_arm(w: Writer, side: str):
     w.link(f"{s}_thumb_tip")
 
 
-def build() -> str:
+def canonical_joints(robot_yaml: Path = ROOT / "config" / "robot.yaml") -> list[str]:
+    """config/robot.yaml's groups, in order: the joint order of the <ros2_control> block."""
+    groups = yaml.safe_load(robot_yaml.read_text())["groups"]
+    return [name for names in groups.values() for name in names]
+
+
+def control_block(w: Writer, plugin: str, params: dict[str, str]) -> str:
+    """Every moving joint, canonical order, torque-commanded; all must be in robot.yaml."""
+    order = canonical_joints()
+    missing = sorted(set(w.efforts) - set(order))
+    unknown = sorted(set(order) - set(w.efforts))
+    if missing or unknown:
+        sys.exit(f"config/robot.yaml groups and this URDF disagree: not in robot.yaml {missing}, "
+                 f"not in the URDF {unknown}")
+    # Mock hardware starts each joint at 0 rad (inside every limit): the SRDF's "home" pose.
+    return ros2_control_xml([ControlledJoint(n, w.efforts[n]) for n in order], plugin, params)
+
+
+def build(plugin: str = MOCK_PLUGIN, params: dict[str, str] | None = None) -> str:
     w = Writer()
     w.lines += [
         '<?xml version="1.0"?>',
@@ -302,15 +340,37 @@ def build() -> str:
     w.link("head_camera_link", box(0.05, 0.03, 0.08, 0.03), [])
     for side in ("left", "right"):
         add_arm(w, side)
-    w.lines.append("</robot>")
+    # Last, so that the robot's lineage hash (robot.ros2_control.description_sha256, which
+    # leaves this block out) is the same whichever hardware drives the robot.
+    w.lines += [control_block(w, plugin, params or {}), "</robot>"]
     return "\n".join(w.lines) + "\n"
 
 
-def main() -> int:
-    out = ROOT / "urdf" / "humanoid.urdf"
+def _param(text: str) -> tuple[str, str]:
+    if ":=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME:=VALUE")
+    key, value = text.split(":=", 1)
+    return key.strip(), value
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Write the humanoid's URDF (with its ros2_control "
+                                            "block) from the numbers in this script.")
+    p.add_argument("--hardware-plugin", default=MOCK_PLUGIN,
+                   help=f"ros2_control hardware plugin (default {MOCK_PLUGIN}: no robot needed)")
+    p.add_argument("--hardware-param", type=_param, action="append", default=[],
+                   metavar="NAME:=VALUE", help="a <param> of the hardware (repeatable)")
+    p.add_argument("--out", type=Path, default=OUT, help=f"output file (default {OUT})")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing --out file (the default file is always rewritten)")
+    args = p.parse_args(argv)
+    out = args.out.resolve()
+    if out != OUT and out.exists() and not args.force:
+        p.error(f"{out} exists; pass --force to overwrite it")
+    text = build(args.hardware_plugin, dict(args.hardware_param))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(build())
-    print(f"wrote {out}")
+    out.write_text(text)
+    print(f"wrote {out} (hardware plugin {args.hardware_plugin})")
     return 0
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from humanoid_manip import paths
 from humanoid_manip.config import file_sha256, from_dict, load_yaml
 from humanoid_manip.errors import ConfigError, RobotDescriptionError, UnknownNameError
+from humanoid_manip.robot.ros2_control import description_sha256
 from humanoid_manip.robot.urdf import read_urdf
 
 GROUPS = ("left_arm", "right_arm", "left_hand", "right_hand", "head")
@@ -137,7 +138,8 @@ class RobotSpec:
 
     @cached_property
     def urdf_sha256(self) -> str:
-        return file_sha256(self.urdf_path)
+        """Lineage hash of the robot: the URDF without its <ros2_control> (hardware) block."""
+        return description_sha256(self.urdf_path.read_bytes())
 
     @cached_property
     def config_sha256(self) -> str:
