@@ -15,6 +15,8 @@ from humanoid_manip.errors import ConfigError, UnknownNameError
 
 PACKAGE = "humanoid_manip"
 ARG_REF = re.compile(r"^\$\(arg ([A-Za-z_][A-Za-z0-9_]*)\)$")
+ROBOT_DESCRIPTION = "$(robot_description)"
+NODE_KEYS = ("name", "package", "executable", "parameters", "if")
 ARG_TYPES = (bool, int, float, str)  # launch_ros ParameterValue value types
 
 
@@ -58,10 +60,24 @@ class ArgRef:
 
 
 @dataclass(frozen=True)
+class DescriptionRef:
+    """A parameter whose value is the robot's URDF text (the file config/robot.yaml names), as
+    robot_state_publisher takes it; read when the stack is resolved."""
+
+    def read(self) -> str:
+        from humanoid_manip.robot import load_robot
+
+        return load_robot().urdf_path.read_text()
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     name: str
     executable: str
-    parameters: dict[str, object]  # literal value or ArgRef
+    parameters: dict[str, object]  # literal value, ArgRef or DescriptionRef
+    package: str = PACKAGE  # another package's node is started by ros2 launch, or by `up` if
+    # a sourced ROS 2 install has its executable
+    condition: str | None = None  # a bool argument: the node runs only when it is true
 
     @property
     def module(self) -> str:
@@ -91,10 +107,23 @@ class ResolvedNode:
     executable: str
     namespace: str
     parameters: dict[str, object]
+    package: str = PACKAGE
 
     @property
     def module(self) -> str:
         return f"{PACKAGE}.nodes.{self.executable}"
+
+    @property
+    def own(self) -> bool:
+        """One of this package's Python nodes (else another package's executable)."""
+        return self.package == PACKAGE
+
+    def describe(self) -> str:
+        """One line for a plan: what runs, and the parameters (long texts as their size)."""
+        what = self.module if self.own else f"{self.package}/{self.executable}"
+        shown = " ".join(f"{k}=<{len(v)} characters>" if isinstance(v, str) and len(v) > 80
+                         else f"{k}={v!r}" for k, v in self.parameters.items())
+        return f"{what}  {shown}"
 
 
 def stack_names(path: str | os.PathLike | None = None) -> list[str]:
@@ -145,9 +174,9 @@ def load_stack(name: str, path: str | os.PathLike | None = None) -> Stack:
     nodes = []
     for i, n in enumerate(s.get("nodes") or []):
         where = f"{p}: stack {name} node {i}"
-        if not isinstance(n, dict) or set(n) - {"name", "executable", "parameters"} \
-                or "executable" not in n:
-            raise ConfigError(f"{where}: needs executable (and name, parameters), got {n!r}")
+        if not isinstance(n, dict) or set(n) - set(NODE_KEYS) or "executable" not in n:
+            raise ConfigError(f"{where}: needs executable (and {', '.join(NODE_KEYS)}), "
+                              f"got {n!r}")
         params = {}
         for k, v in (n.get("parameters") or {}).items():
             m = ARG_REF.match(v) if isinstance(v, str) else None
@@ -155,17 +184,29 @@ def load_stack(name: str, path: str | os.PathLike | None = None) -> Stack:
                 if m.group(1) not in args_cfg:
                     raise UnknownNameError(f"argument (in {where})", m.group(1), args_cfg)
                 params[k] = ArgRef(m.group(1))
+            elif v == ROBOT_DESCRIPTION:
+                params[k] = DescriptionRef()
             elif type(v) in ARG_TYPES:
                 params[k] = v
             else:
-                raise ConfigError(f"{where}: parameter {k}={v!r} must be a scalar or $(arg x)")
+                raise ConfigError(f"{where}: parameter {k}={v!r} must be a scalar, $(arg x) or "
+                                  f"{ROBOT_DESCRIPTION}")
         params["use_sim_time"] = ArgRef("use_sim_time")
-        nodes.append(NodeSpec(str(n.get("name", n["executable"])), str(n["executable"]), params))
+        condition = None
+        if "if" in n:
+            m = ARG_REF.match(n["if"]) if isinstance(n["if"], str) else None
+            if not m or not isinstance(args_cfg.get(m.group(1), {}).get("default"), bool):
+                raise ConfigError(f"{where}: 'if' must be $(arg NAME) of a bool argument, got "
+                                  f"{n['if']!r}")
+            condition = m.group(1)
+        nodes.append(NodeSpec(str(n.get("name", n["executable"])), str(n["executable"]), params,
+                              str(n.get("package", PACKAGE)), condition))
     return Stack(name, str(s.get("description", "")), tuple(arguments), tuple(nodes), p)
 
 
 def resolve(stack: Stack, values: dict[str, object] | None = None) -> list[ResolvedNode]:
-    """The nodes with every $(arg) replaced by `values` (typed) or the argument's default."""
+    """The nodes whose `if` holds, every $(arg) replaced by `values` (typed) or the argument's
+    default and $(robot_description) by the URDF's text."""
     values = dict(values or {})
     for k in values:
         stack.argument(k)  # unknown names fail with the valid list
@@ -173,16 +214,41 @@ def resolve(stack: Stack, values: dict[str, object] | None = None) -> list[Resol
     ns = str(args["namespace"])
     out = []
     for n in stack.nodes:
-        params = {k: args[v.arg] if isinstance(v, ArgRef) else v
+        if n.condition is not None and not args[n.condition]:
+            continue
+        params = {k: args[v.arg] if isinstance(v, ArgRef) else
+                  v.read() if isinstance(v, DescriptionRef) else v
                   for k, v in n.parameters.items()}
-        out.append(ResolvedNode(n.name, n.executable, ns, params))
+        out.append(ResolvedNode(n.name, n.executable, ns, params, n.package))
     return out
+
+
+def executable_path(node: ResolvedNode) -> Path | None:
+    """Another package's executable as `ros2 run` finds it (<prefix>/lib/<package>/<name> on
+    AMENT_PREFIX_PATH, i.e. a sourced ROS 2 install), or None where it is not installed."""
+    for prefix in filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)):
+        p = Path(prefix) / "lib" / node.package / node.executable
+        if p.is_file() and os.access(p, os.X_OK):
+            return p
+    return None
 
 
 def node_command(node: ResolvedNode, params_file: str | os.PathLike) -> list[str]:
     """The child-process command line `up` runs for a node."""
+    if not node.own:
+        exe = executable_path(node)
+        if exe is None:
+            raise ConfigError(f"{node.package}/{node.executable} is not installed here (a "
+                              "ROS 2 install provides it)")
+        return [str(exe), "--ros-args", "-r", f"__node:={node.name}", "--params-file",
+                str(params_file)] + _namespace_args(node)
     cmd = [sys.executable, "-m", node.module, "--ros-args", "-r", f"__node:={node.name}",
            "--params-file", str(params_file)]
+    return cmd + _namespace_args(node)
+
+
+def _namespace_args(node: ResolvedNode) -> list[str]:
+    cmd = []
     if node.namespace:
         ns = node.namespace if node.namespace.startswith("/") else f"/{node.namespace}"
         cmd += ["-r", f"__ns:={ns}"]

@@ -1,32 +1,18 @@
 """Simulation: MuJoCo sim_node + policy_node + safety_monitor_node, all on simulated time.
 
-The nodes, their parameters and the arguments come from config/stack.yaml (stack "sim"), the
-same description `humanoid-manip up sim` reads. Example:
+robot_state_publisher turns the sim's /joint_states into /tf, as on the robot
+(robot_state_publisher:=false leaves it out). The nodes, their parameters and the arguments
+come from config/stack.yaml (stack "sim"), the same description `humanoid-manip up sim` reads.
+Example:
     ros2 launch humanoid_manip sim.launch.py policy:=/path/policy.onnx task:=pick_place
+    rviz2 -d $(ros2 pkg prefix humanoid_manip)/share/humanoid_manip/config/rviz/humanoid.rviz
 """
 from launch import LaunchDescription  # noqa: I001 - ruff mistakes launch/ for first party
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 
-from humanoid_manip.stack import PACKAGE, ArgRef, load_stack
+from humanoid_manip.nodes.stack_launch import stack_actions
 
 STACK = "sim"
 
 
 def generate_launch_description():
-    stack = load_stack(STACK)
-    actions = [DeclareLaunchArgument(a.name, default_value=a.text(a.default),
-                                     description=a.description) for a in stack.arguments]
-    for node in stack.nodes:
-        parameters = {}
-        for key, value in node.parameters.items():
-            if isinstance(value, ArgRef):
-                value = ParameterValue(LaunchConfiguration(value.arg),
-                                       value_type=stack.argument(value.arg).type)
-            parameters[key] = value
-        actions.append(Node(package=PACKAGE, executable=node.executable, name=node.name,
-                            namespace=LaunchConfiguration("namespace"),
-                            parameters=[parameters], output="screen", emulate_tty=True))
-    return LaunchDescription(actions)
+    return LaunchDescription(stack_actions(STACK))

@@ -80,10 +80,19 @@ class _Child:
 
 
 def run(args) -> int:
-    from humanoid_manip.stack import load_stack, node_command, params_yaml, resolve
+    from humanoid_manip.stack import (
+        executable_path,
+        load_stack,
+        node_command,
+        params_yaml,
+        resolve,
+    )
 
     stack = load_stack(args.stack, args.stack_config)
     nodes = resolve(stack, _values(args, stack))
+    # another package's node (robot_state_publisher) runs only where a ROS 2 install has it
+    absent = [n for n in nodes if not n.own and executable_path(n) is None]
+    nodes = [n for n in nodes if n.own or executable_path(n) is not None]
     if not nodes:
         print(f"up {stack.name}: this stack has no nodes yet ({stack.description})")
         return 0
@@ -95,8 +104,10 @@ def run(args) -> int:
         commands.append((node, node_command(node, pf)))
     print(f"up {stack.name}: {stack.description}")
     for node, _ in commands:
-        shown = " ".join(f"{k}={v!r}" for k, v in node.parameters.items())
-        print(f"  {node.name:<20} {node.module}  {shown}")
+        print(f"  {node.name:<20} {node.describe()}")
+    for node in absent:
+        print(f"  {node.name:<20} not started: {node.package}/{node.executable} is not installed "
+              "here (ros2 launch starts it from a ROS 2 install)")
     if args.print_only:
         for _, cmd in commands:
             print(" ".join(cmd))

@@ -27,6 +27,7 @@ from sensor_msgs.msg import JointState as JointStateMsg
 from std_msgs.msg import Bool, Float64MultiArray, Header, String
 from std_srvs.srv import SetBool, Trigger
 
+from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
 from humanoid_manip.nodes._run import run_node, take_waiting
 from humanoid_manip.robot import load_robot
@@ -60,6 +61,8 @@ class SafetyMonitorNode(Node):
         self._enable_pending = bool(self.declare_parameter("enable_on_start", False).value)
         # one tick per joint state, on its stamp (simulation: the stamps are the /clock)
         self.tick_on_state = bool(self.declare_parameter("tick_on_joint_state", False).value)
+        # hardware: no joint state this long after start means no robot; give up (0 = wait)
+        self._state_wait = float(self.declare_parameter("joint_state_wait_s", 0.0).value)
         self.monitor = SafetyMonitor(self.robot, self.config)
         self.period = 1.0 / rate
         self._wall = not self.get_parameter("use_sim_time").value  # read once, at start
@@ -91,6 +94,8 @@ class SafetyMonitorNode(Node):
         self.create_timer(self.period, self._on_timer)
         self.create_timer(1.0 / graph_hz, self._check_graph)
         self.create_timer(1.0 / diag_hz, self._publish_diagnostics)
+        self._state_wait_timer = self.create_timer(self._state_wait, self._check_states_came) \
+            if self._state_wait > 0 else None
         self.get_logger().info(
             f"{self.robot.n} joints at {rate:g} Hz"
             f"{' (a tick per joint state)' if self.tick_on_state else ''}; HOLD until enabled "
@@ -168,6 +173,15 @@ class SafetyMonitorNode(Node):
         for event in result.events:
             self.events_pub.publish(convert.safety_event_msg(event))
         self._tick_cost.append(time.perf_counter() - wall)
+
+    def _check_states_came(self) -> None:
+        """Once, joint_state_wait_s after start: no joint state yet stops the node (exit 1)."""
+        self._state_wait_timer.cancel()
+        if self._state is None:
+            raise HumanoidManipError(
+                f"no joint state on /joint_states in {self._state_wait:g} s: is the robot's "
+                "ros2_control running with its joint_state_broadcaster? (without a robot: "
+                "ros2 launch humanoid_manip bringup.launch.py, mock hardware)")
 
     def _check_graph(self) -> None:
         me = (self.get_namespace().rstrip("/"), self.get_name())
