@@ -12,6 +12,7 @@ NODES = [  # "name = humanoid_manip.nodes.module:main", installed as ROS executa
     "teleop_node = humanoid_manip.nodes.teleop_node:main",
     "keyboard_driver = humanoid_manip.nodes.keyboard_driver:main",
     "replay_driver = humanoid_manip.nodes.replay_driver:main",
+    "reset_motion_node = humanoid_manip.nodes.reset_motion_node:main",  # needs moveit_py
 ]
 
 setup(
@@ -23,6 +24,8 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config/moveit", glob("config/moveit/*")),  # tools/make_moveit_config.py
+        (f"share/{PACKAGE}/config/rviz", glob("config/rviz/*.rviz")),
         (f"share/{PACKAGE}/urdf", glob("urdf/*.urdf")),
         # the shipped default policy, its lineage and evaluation (not the .pt weights)
         (f"share/{PACKAGE}/policies", glob("policies/*.onnx") + glob("policies/*.json")
