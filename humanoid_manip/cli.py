@@ -11,7 +11,7 @@ from humanoid_manip.errors import HumanoidManipError
 
 # One module per verb; each defines HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = ("robot", "demo", "up", "data", "collect", "teleop", "tasks", "expert", "train",
-            "eval", "flywheel")
+            "eval", "flywheel", "reset")
 
 
 def build_parser() -> argparse.ArgumentParser:

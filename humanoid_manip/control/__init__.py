@@ -1,4 +1,5 @@
-"""Hand-coded controllers for data collection only (teleop, scripted experts): IK, grasp, PD."""
+"""Hand-coded controllers for data collection (teleop, scripted experts: IK, grasp, PD) and
+reset motions (path_tracking); never on the policy's path to the motors."""
 from humanoid_manip.control.hand import HAND_POSES, hand_targets
 from humanoid_manip.control.ik import IKError, WristIK, WristTarget
 from humanoid_manip.control.pd import JointPD
