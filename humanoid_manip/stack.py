@@ -12,6 +12,7 @@ import yaml
 from humanoid_manip import paths
 from humanoid_manip.config import load_yaml
 from humanoid_manip.errors import ConfigError, UnknownNameError
+from humanoid_manip.ros_description import urdf_path
 
 PACKAGE = "humanoid_manip"
 ARG_REF = re.compile(r"^\$\(arg ([A-Za-z_][A-Za-z0-9_]*)\)$")
@@ -65,9 +66,7 @@ class DescriptionRef:
     robot_state_publisher takes it; read when the stack is resolved."""
 
     def read(self) -> str:
-        from humanoid_manip.robot import load_robot
-
-        return load_robot().urdf_path.read_text()
+        return urdf_path().read_text()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from humanoid_manip.nodes.stack_launch import argument_actions, bringup_paths, node_actions
-from humanoid_manip.robot.ros2_control import robot_description
+from humanoid_manip.ros_description import robot_description
 from humanoid_manip.stack import load_stack
 
 STACK = "hardware"

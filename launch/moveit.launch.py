@@ -14,11 +14,10 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 from humanoid_manip.moveit_config.files import moveit_parameters
-from humanoid_manip.robot import load_robot
 
 
 def generate_launch_description():
-    parameters = moveit_parameters(load_robot())
+    parameters = moveit_parameters()
     parameters["allow_trajectory_execution"] = False
     return LaunchDescription([
         DeclareLaunchArgument("use_sim_time", default_value="false",

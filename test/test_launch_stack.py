@@ -27,7 +27,7 @@ import yaml
 from humanoid_manip import paths
 from humanoid_manip.errors import RobotDescriptionError
 from humanoid_manip.moveit_config import files as moveit_files
-from humanoid_manip.robot.ros2_control import MOCK_PLUGIN, hardware_plugin, with_hardware
+from humanoid_manip.ros_description import MOCK_PLUGIN, hardware_plugin, with_hardware
 from humanoid_manip.stack import load_stack, node_command, params_yaml, resolve, stack_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,8 +38,8 @@ EXTRA_LAUNCH_FILES = {"bringup", "moveit"}  # launch files that are not a config
 ALLOWED_IMPORTS = {  # launch files use ROS 2's launch API and the package's own helpers only
     "launch", "launch.actions", "launch.conditions", "launch.event_handlers",
     "launch.substitutions", "launch_ros.actions", "launch_ros.parameter_descriptions",
-    "humanoid_manip.nodes.stack_launch", "humanoid_manip.stack", "humanoid_manip.robot",
-    "humanoid_manip.robot.ros2_control", "humanoid_manip.moveit_config.files",
+    "humanoid_manip.nodes.stack_launch", "humanoid_manip.stack",
+    "humanoid_manip.ros_description", "humanoid_manip.moveit_config.files",
 }
 
 
@@ -288,6 +288,24 @@ def test_every_stack_has_a_launch_file_using_only_the_launch_api():
                 assert node.module in ALLOWED_IMPORTS, f"{path.name} imports {node.module}"
         assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description"
                    for n in tree.body)
+
+
+def test_launch_files_need_nothing_the_ros_installs_python_lacks(launch_api):
+    """`ros2 launch` runs in the ROS install's Python: the pip-only packages (MuJoCo, ONNX
+    Runtime, mink, …) live in the workspace's venv for the nodes, so the launch files must not
+    import them (numpy and PyYAML are ROS dependencies)."""
+    code = ("import sys, importlib.util\n"
+            "for m in ('mujoco', 'onnxruntime', 'onnx', 'mink', 'mcap', 'pyarrow', 'torch'):\n"
+            "    sys.modules[m] = None  # importing it raises ImportError\n"
+            "for path in sys.argv[1:]:\n"
+            "    spec = importlib.util.spec_from_file_location('f', path)\n"
+            "    module = importlib.util.module_from_spec(spec)\n"
+            "    spec.loader.exec_module(module)\n"
+            "    module.generate_launch_description()\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *map(str, LAUNCH_PATHS)]))
+    done = subprocess.run([sys.executable, "-c", code, *map(str, LAUNCH_DIR.glob("*.py"))],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 # ----------------------------------------------------------------------- real runs

@@ -10,7 +10,7 @@ import pytest
 
 from humanoid_manip.errors import RobotDescriptionError
 from humanoid_manip.robot import load_robot
-from humanoid_manip.robot.ros2_control import (
+from humanoid_manip.ros_description import (
     MOCK_PLUGIN,
     description_sha256,
     hardware_plugin,

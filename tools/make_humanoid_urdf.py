@@ -27,7 +27,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from humanoid_manip.robot.ros2_control import (  # noqa: E402 - the checkout's own package
+from humanoid_manip.ros_description import (  # noqa: E402 - the checkout's own package
     MOCK_PLUGIN,
     ControlledJoint,
     ros2_control_xml,
@@ -340,7 +340,7 @@ def build(plugin: str = MOCK_PLUGIN, params: dict[str, str] | None = None) -> st
     w.link("head_camera_link", box(0.05, 0.03, 0.08, 0.03), [])
     for side in ("left", "right"):
         add_arm(w, side)
-    # Last, so that the robot's lineage hash (robot.ros2_control.description_sha256, which
+    # Last, so that the robot's lineage hash (ros_description.description_sha256, which
     # leaves this block out) is the same whichever hardware drives the robot.
     w.lines += [control_block(w, plugin, params or {}), "</robot>"]
     return "\n".join(w.lines) + "\n"

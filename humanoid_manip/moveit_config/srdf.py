@@ -9,10 +9,10 @@ import numpy as np
 
 from humanoid_manip.errors import RobotDescriptionError
 from humanoid_manip.moveit_config.collision_matrix import DisabledPair
+from humanoid_manip.moveit_config.files import ARMS
 from humanoid_manip.robot import RobotSpec
 from humanoid_manip.robot.urdf import read_urdf
 
-ARMS = "both_arms"  # the composite group a reset motion plans, both arms at once
 VIRTUAL_JOINT = "world_joint"  # the fixed base: base_link stands on the world frame
 
 

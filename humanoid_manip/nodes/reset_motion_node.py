@@ -24,8 +24,7 @@ from std_srvs.srv import SetBool
 
 from humanoid_manip.control.path_tracking import JointPath, PathTracker
 from humanoid_manip.errors import HumanoidManipError
-from humanoid_manip.moveit_config.files import moveit_py_parameters
-from humanoid_manip.moveit_config.srdf import ARMS
+from humanoid_manip.moveit_config.files import ARMS, moveit_py_parameters
 from humanoid_manip.nodes import convert
 from humanoid_manip.nodes._run import run_node
 from humanoid_manip.robot import load_robot
@@ -51,7 +50,7 @@ class ResetMotionNode(Node):
                                  qos_profile_sensor_data)
         self.enable_client = self.create_client(SetBool, "/safety_monitor/enable")
         self.moveit = MoveItPy(node_name="reset_motion_moveit",
-                               config_dict=moveit_py_parameters(self.robot))
+                               config_dict=moveit_py_parameters())
         self.tracker: PathTracker | None = None
         self.t0 = 0.0
         self.started = self._now()

@@ -4,7 +4,8 @@ The one place the stack description becomes launch_ros Nodes, so that sim, hardw
 bringup launch files cannot drift from each other or from `humanoid-manip up` (which reads the
 same description through humanoid_manip/stack.py). It imports ROS 2's `launch` and `launch_ros`
 (not on PyPI; a ROS 2 install has them), so it sits with the other ROS code under nodes/ and only
-launch files import it.
+launch files import it; like them it needs nothing beyond PyYAML (no numpy, no MuJoCo), since
+`ros2 launch` runs in the ROS install's own Python.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 from humanoid_manip import paths
-from humanoid_manip.robot import load_robot
+from humanoid_manip.ros_description import urdf_path
 from humanoid_manip.stack import ArgRef, DescriptionRef, Stack, load_stack
 
 
@@ -56,6 +57,6 @@ def stack_actions(name: str) -> list:
 
 def bringup_paths() -> dict[str, Path]:
     """The files bringup.launch.py starts from: URDF, controllers, RViz view."""
-    return {"urdf": load_robot().urdf_path,
+    return {"urdf": urdf_path(),
             "controllers": paths.config_path("ros2_controllers.yaml"),
             "rviz": paths.config_path("rviz/humanoid.rviz")}

@@ -12,8 +12,8 @@ import numpy as np
 from humanoid_manip import paths
 from humanoid_manip.config import file_sha256, from_dict, load_yaml
 from humanoid_manip.errors import ConfigError, RobotDescriptionError, UnknownNameError
-from humanoid_manip.robot.ros2_control import description_sha256
 from humanoid_manip.robot.urdf import read_urdf
+from humanoid_manip.ros_description import description_sha256
 
 GROUPS = ("left_arm", "right_arm", "left_hand", "right_hand", "head")
 SIDES = ("left", "right")

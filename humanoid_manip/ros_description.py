@@ -1,9 +1,11 @@
-"""The URDF's <ros2_control> block: every joint torque-commanded, its hardware plugin swappable.
+"""The robot description as ROS 2 takes it: the URDF's text and its <ros2_control> block.
 
-tools/make_humanoid_urdf.py writes the block into urdf/humanoid.urdf (with mock hardware by
-default, so everything can be tried without a robot); bringup.launch.py swaps the plugin at
-launch time (`use_mock_hardware:=true` forces the mock whatever the file says). Nothing here
-knows ROS: it is text in, text out.
+The block torque-commands every joint and names a swappable hardware plugin:
+tools/make_humanoid_urdf.py writes it into urdf/humanoid.urdf (mock hardware by default, so
+everything can be tried without a robot) and bringup.launch.py swaps the plugin at launch time
+(`use_mock_hardware:=true` forces the mock whatever the file says). Nothing here knows ROS, and
+nothing here needs more than the standard library and PyYAML: the launch files import it, and
+`ros2 launch` runs them in the ROS install's own Python.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from humanoid_manip import paths
+from humanoid_manip.config import load_yaml
 from humanoid_manip.errors import RobotDescriptionError
 
 MOCK_PLUGIN = "mock_components/GenericSystem"
@@ -32,6 +36,11 @@ class ControlledJoint:
     name: str
     effort: float  # N·m, the URDF's <limit effort>
     initial_position: float = 0.0  # rad: where mock hardware starts the joint
+
+
+def urdf_path() -> Path:
+    """The URDF the stack runs: the file config/robot.yaml's `urdf` names."""
+    return paths.resolve(load_yaml(paths.config_path("robot.yaml"))["urdf"])
 
 
 def hardware_xml(plugin: str = MOCK_PLUGIN, params: Mapping[str, str] | None = None,
