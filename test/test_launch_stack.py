@@ -245,6 +245,20 @@ def test_bringup_starts_ros2_control_on_mock_hardware_then_the_stack(launch_api,
                                                      {"rviz": "false"})]
 
 
+def test_the_rviz_view_shows_model_tf_joint_states_and_every_camera(robot):
+    view = yaml.safe_load(paths.config_path("rviz/humanoid.rviz").read_text())
+    displays = view["Visualization Manager"]["Displays"]
+    by_class: dict[str, list] = {}
+    for d in displays:
+        by_class.setdefault(d["Class"].split("/")[-1], []).append(d)
+    assert by_class["RobotModel"][0]["Description Topic"]["Value"] == "/robot_description"
+    assert by_class["TF"][0]["Value"] is True
+    assert by_class["Effort"][0]["Topic"]["Value"] == "/joint_states"
+    assert sorted(d["Topic"]["Value"] for d in by_class["Image"]) == \
+        sorted(f"/{c}/image_raw" for c in robot.camera_names)
+    assert view["Visualization Manager"]["Global Options"]["Fixed Frame"] == "base_link"
+
+
 def test_bringup_with_a_robot_uses_its_urdf_and_refuses_the_mock_as_a_robot(launch_api, robot,
                                                                             tmp_path):
     urdf = tmp_path / "acme.urdf"
