@@ -25,10 +25,23 @@ class ModelConfig:
     # What the head predicts. "torque": N·m directly. "pd": a joint-position target q* and a
     # bias torque b; the graph outputs kp·(q* − q) − kd·q̇ + b with config/robot.yaml's gains,
     # the law the teleop path's experts use, so the labels decompose exactly.
+    # "residual": the same law, the target predicted as Δq* = q* − q in units of its own
+    # spread (small, centred steps), instead of an absolute q* in units of the joints' ranges.
     action: str = "torque"
     # "pd" only: auxiliary targets q*(t + h) for these horizons (ticks), trained but not
     # exported, so the features must say where the motion is going, not only where it is.
     horizons: tuple[int, ...] = ()
+    # "pd"/"residual": targets for this many ticks t, t+1, … predicted each tick (ACT's action
+    # chunk). With `ensemble`, the executed target is the weighted mean of every chunk's
+    # prediction for this tick, kept in the recurrent state (weights exp(−ensemble_m · age) with
+    # the oldest first, as ACT); without, the newest chunk's first target is executed.
+    chunk: int = 1
+    ensemble: bool = False
+    ensemble_m: float = 0.1
+    # What the network sees beside the joints: "pixels" (the cameras: the shipped policy) or
+    # "privileged" (the task's object state, sim.privileged_state(): the teacher, sim only).
+    observation: str = "pixels"
+    privileged_size: int = 64  # the teacher's object-state input (sim.tasks.PRIVILEGED_SIZE)
 
     def __post_init__(self):
         if not self.channels or any(c < 1 or c % self.groups for c in self.channels):
@@ -36,10 +49,17 @@ class ModelConfig:
                              f"by groups={self.groups}")
         if min(self.image_features, self.task_dim, self.hidden, self.memory) < 1:
             raise ValueError("image_features, task_dim, hidden and memory must be >= 1")
-        if self.action not in ("torque", "pd"):
-            raise ValueError(f"action must be torque or pd, got {self.action!r}")
+        if self.action not in ("torque", "pd", "residual"):
+            raise ValueError(f"action must be torque, pd or residual, got {self.action!r}")
         if any(h < 1 for h in self.horizons) or (self.horizons and self.action != "pd"):
             raise ValueError("horizons must be >= 1 ticks and need action: pd")
+        if self.chunk < 1 or (self.chunk > 1 and self.action == "torque"):
+            raise ValueError("chunk must be >= 1, and > 1 needs action pd or residual")
+        if self.ensemble and self.chunk < 2:
+            raise ValueError("ensemble needs chunk >= 2")
+        if self.observation not in ("pixels", "privileged") or self.privileged_size < 1:
+            raise ValueError(f"observation must be pixels or privileged (privileged_size >= 1), "
+                             f"got {self.observation!r}")
 
 
 @dataclass(frozen=True)

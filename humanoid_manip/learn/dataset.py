@@ -19,6 +19,8 @@ from humanoid_manip.errors import HumanoidManipError
 # data must not be divided by ~0, or a small deviation at run time becomes a huge input.
 PROPRIO_STD_FLOOR = 0.05  # rad and rad/s
 TORQUE_STD_FLOOR = 1e-3  # N·m
+RESIDUAL_STD_FLOOR = 1e-3  # rad: a joint the expert never moved
+PRIVILEGED_STD_FLOOR = 1e-3  # SI units: a constant entry (padding, a fixed layout value)
 
 
 class TrainingDataError(HumanoidManipError):
@@ -42,9 +44,15 @@ class EpisodeArrays:
     # float32 [T, J]: gravity + Coriolis torque at each tick's state (add_bias); with it the
     # torque label splits into the PD law's target and bias (ModelConfig.action "pd")
     bias: np.ndarray | None = None
+    # float32 [T, P]: the task's privileged object state per tick (simulated episodes that
+    # recorded /sim/privileged_state): the teacher's observation
+    privileged: np.ndarray | None = None
 
     def __post_init__(self):
         t = len(self.proprio)
+        if self.privileged is not None and len(self.privileged) != len(self.proprio):
+            raise TrainingDataError(f"episode {self.id!r}: {len(self.privileged)} privileged "
+                                    f"states for {len(self.proprio)} ticks")
         if self.bias is not None and np.shape(self.bias) != np.shape(self.torque):
             raise TrainingDataError(f"episode {self.id!r}: bias {np.shape(self.bias)} must be "
                                     f"shaped like the torque {np.shape(self.torque)}")
@@ -77,34 +85,68 @@ class NormStats:
     torque_std: np.ndarray
     bias_mean: np.ndarray | None = None  # of EpisodeArrays.bias, when the episodes have it
     bias_std: np.ndarray | None = None
+    residual_mean: np.ndarray | None = None  # [K, J]: q*(t+k) − q(t), for action "residual"
+    residual_std: np.ndarray | None = None
+    privileged_mean: np.ndarray | None = None  # of EpisodeArrays.privileged
+    privileged_std: np.ndarray | None = None
 
-    def to_dict(self) -> dict[str, list[float]]:
-        return {k: np.asarray(getattr(self, k), float).tolist() for k in
-                ("proprio_mean", "proprio_std", "torque_mean", "torque_std", "bias_mean",
-                 "bias_std") if getattr(self, k) is not None}
+    FIELDS = ("proprio_mean", "proprio_std", "torque_mean", "torque_std", "bias_mean",
+              "bias_std", "residual_mean", "residual_std", "privileged_mean", "privileged_std")
+
+    def to_dict(self) -> dict[str, list]:
+        return {k: np.asarray(getattr(self, k), float).tolist() for k in self.FIELDS
+                if getattr(self, k) is not None}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> NormStats:
-        return cls(**{k: np.asarray(d[k], np.float32) for k in
-                      ("proprio_mean", "proprio_std", "torque_mean", "torque_std", "bias_mean",
-                       "bias_std") if k in d})
+        return cls(**{k: np.asarray(d[k], np.float32) for k in cls.FIELDS if k in d})
 
 
-def compute_stats(episodes: Sequence[EpisodeArrays]) -> NormStats:
-    """Per-column mean and (floored) std over every tick of every episode."""
+def pd_targets(e: EpisodeArrays, kp: np.ndarray, kd: np.ndarray) -> np.ndarray:
+    """The PD law's target behind each torque label: q* = q + (τ − b + kd·q̇)/kp, [T, J]."""
+    if e.bias is None:
+        raise TrainingDataError(f"episode {e.id!r} has no bias torque (learn.dataset.add_bias)")
+    j = e.torque.shape[1]
+    q, dq = e.proprio[:, :j].astype(np.float64), e.proprio[:, j:].astype(np.float64)
+    return q + (e.torque - e.bias + kd * dq) / kp
+
+
+def compute_stats(episodes: Sequence[EpisodeArrays], kp=None, kd=None,
+                  chunk: int = 1) -> NormStats:
+    """Per-column mean and (floored) std over every tick of every episode; with kp, kd (and
+    the episodes' bias) also of the residual targets q*(t+k) − q(t), k < chunk."""
     if not episodes:
         raise TrainingDataError("no episodes to compute normalization statistics from")
     p = np.concatenate([e.proprio for e in episodes]).astype(np.float64)
     u = np.concatenate([e.torque for e in episodes]).astype(np.float64)
-    bias = {}
+    extra = {}
     if all(e.bias is not None for e in episodes):
         b = np.concatenate([e.bias for e in episodes]).astype(np.float64)
-        bias = {"bias_mean": b.mean(0).astype(np.float32),
-                "bias_std": np.maximum(b.std(0), TORQUE_STD_FLOOR).astype(np.float32)}
+        extra = {"bias_mean": b.mean(0).astype(np.float32),
+                 "bias_std": np.maximum(b.std(0), TORQUE_STD_FLOOR).astype(np.float32)}
+        if kp is not None and kd is not None:
+            j = u.shape[1]
+            per_k = [[], []]
+            res = [[] for _ in range(chunk)]
+            for e in episodes:
+                qs, q = pd_targets(e, kp, kd), e.proprio[:, :j]
+                for k in range(chunk):
+                    ahead = qs[np.minimum(np.arange(len(q)) + k, len(q) - 1)]
+                    res[k].append(ahead - q)
+            for k in range(chunk):
+                r = np.concatenate(res[k])
+                per_k[0].append(r.mean(0))
+                per_k[1].append(np.maximum(r.std(0), RESIDUAL_STD_FLOOR))
+            extra["residual_mean"] = np.array(per_k[0], np.float32)
+            extra["residual_std"] = np.array(per_k[1], np.float32)
+    if all(e.privileged is not None for e in episodes):
+        x = np.concatenate([e.privileged for e in episodes]).astype(np.float64)
+        extra["privileged_mean"] = x.mean(0).astype(np.float32)
+        extra["privileged_std"] = np.maximum(x.std(0), PRIVILEGED_STD_FLOOR).astype(np.float32)
     return NormStats(p.mean(0).astype(np.float32),
                      np.maximum(p.std(0), PROPRIO_STD_FLOOR).astype(np.float32),
                      u.mean(0).astype(np.float32),
-                     np.maximum(u.std(0), TORQUE_STD_FLOOR).astype(np.float32), **bias)
+                     np.maximum(u.std(0), TORQUE_STD_FLOOR).astype(np.float32), **extra)
 
 
 def add_bias(episodes: Sequence[EpisodeArrays], robot) -> list[EpisodeArrays]:
@@ -143,6 +185,7 @@ class Batch:
     mask: np.ndarray  # float32 [B, T]: 1 where the tick counts in the loss
     episode_ids: list[str] = field(default_factory=list)
     bias: np.ndarray | None = None  # float32 [B, T, J] when the episodes carry it
+    privileged: np.ndarray | None = None  # float32 [B, T, P] when the episodes carry it
 
     @property
     def size(self) -> int:
@@ -185,8 +228,10 @@ def as_batch(m: Batch | Mapping) -> Batch:
                                 f"{torque.shape}, frame_of {frame_of.shape}, task {task.shape}")
     bias = m.get("bias")
     bias = None if bias is None else np.asarray(bias, np.float32).reshape(torque.shape)
+    priv = m.get("privileged")
+    priv = None if priv is None else np.asarray(priv, np.float32).reshape(b, t, -1)
     return Batch(frames, frame_of, proprio, torque, task, mask, list(m.get("episode_ids", [])),
-                 bias)
+                 bias, priv)
 
 
 class WindowSampler:
@@ -236,6 +281,8 @@ class WindowSampler:
         task = np.zeros(b, np.int64)
         with_bias = all(ep.bias is not None for ep, _, _ in seqs)
         bias = np.zeros_like(torque) if with_bias else None
+        with_priv = all(ep.privileged is not None for ep, _, _ in seqs)
+        priv = np.zeros((b, span, first.privileged.shape[1]), np.float32) if with_priv else None
         ids = []
         for k, (ep, s, e) in enumerate(seqs):
             n = e - s
@@ -247,11 +294,13 @@ class WindowSampler:
             proprio[k, n:], torque[k, n:] = proprio[k, n - 1], torque[k, n - 1]
             if bias is not None:
                 bias[k, :n], bias[k, n:] = ep.bias[s:e], ep.bias[e - 1]
+            if priv is not None:
+                priv[k, :n], priv[k, n:] = ep.privileged[s:e], ep.privileged[e - 1]
             lo = 0 if s == 0 else self.burn_in
             mask[k, lo:n] = 1.0
             task[k] = ep.task
             ids.append(ep.id)
-        return Batch(frames, frame_of, proprio, torque, task, mask, ids, bias)
+        return Batch(frames, frame_of, proprio, torque, task, mask, ids, bias, priv)
 
 
 class IterableSource:

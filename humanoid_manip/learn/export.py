@@ -16,7 +16,13 @@ import torch
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.learn.model import PolicyNet
 from humanoid_manip.learn.train import PolicyIO, load_policy
-from humanoid_manip.policy.contract import INPUTS, OUTPUTS, PolicyContract, contract_metadata
+from humanoid_manip.policy.contract import (
+    INPUTS,
+    OUTPUTS,
+    TEACHER_INPUTS,
+    PolicyContract,
+    contract_metadata,
+)
 
 OPSET = 17  # ONNX Runtime 1.32 runs it; the TorchScript exporter supports it well
 PARITY_TOL = 1e-4
@@ -27,16 +33,31 @@ class ExportError(HumanoidManipError):
 
 
 def example_inputs(model: PolicyNet, batch: int = 1, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random contract-shaped inputs: pixels, proprio, task, state."""
+    """Random contract-shaped inputs: pixels (or privileged state), proprio, task, state."""
     g = torch.Generator().manual_seed(seed)
     h, w = model.image_hw
-    images = torch.randint(0, 256, (batch, model.n_cameras, h, w, 3), generator=g,
-                           dtype=torch.uint8)
+    if model.privileged:
+        enc = model.state_encoder
+        obs = enc.mean + enc.std * torch.randn(batch, model.cfg.privileged_size, generator=g)
+    else:
+        obs = torch.randint(0, 256, (batch, model.n_cameras, h, w, 3), generator=g,
+                            dtype=torch.uint8)
     proprio = model.proprio_mean + model.proprio_std * torch.randn(
         batch, 2 * model.n_joints, generator=g)
     task = torch.randint(0, model.n_tasks, (batch,), generator=g)
     state = torch.tanh(torch.randn(batch, model.state_size, generator=g))
-    return images, proprio, task, state
+    if model.cfg.ensemble:  # the ensembling part of the state: sums of targets and weights
+        m, k, j = model.cfg.memory, model.k, model.n_joints
+        weights = torch.rand(batch, k, 1, generator=g) * 3.0 + 1.0
+        targets = model.proprio_mean[:j] + model.proprio_std[:j] * torch.randn(
+            batch, k, j, generator=g) * 0.1
+        state = torch.cat([state[:, :m], (targets * weights).reshape(batch, k * j),
+                           weights.reshape(batch, k)], 1)
+    return obs, proprio, task, state
+
+
+def input_names(model: PolicyNet) -> list[str]:
+    return list(TEACHER_INPUTS if model.privileged else INPUTS)
 
 
 def export_onnx(model: PolicyNet, path: str | os.PathLike, io: PolicyIO,
@@ -52,7 +73,7 @@ def export_onnx(model: PolicyNet, path: str | os.PathLike, io: PolicyIO,
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    names_in, names_out = list(INPUTS), list(OUTPUTS)
+    names_in, names_out = input_names(model), list(OUTPUTS)
     dynamic = {n: {0: "B"} for n in names_in + names_out}
     with warnings.catch_warnings(), torch.no_grad():
         # The TorchScript exporter is deprecated in favour of torch.export; it is the one that
@@ -69,7 +90,9 @@ def export_onnx(model: PolicyNet, path: str | os.PathLike, io: PolicyIO,
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, meta)
     proto.producer_name = "humanoid_manip.learn.export"
-    proto.doc_string = "humanoid_manip policy: pixels + proprio + task + memory -> torque"
+    proto.doc_string = ("humanoid_manip teacher: privileged object state + proprio + task + "
+                        "memory -> torque (simulation only)" if model.privileged else
+                        "humanoid_manip policy: pixels + proprio + task + memory -> torque")
     onnx.checker.check_model(proto, full_check=True)
     onnx.save_model(proto, str(p))
     return p
@@ -90,13 +113,14 @@ def parity(model: PolicyNet, path: str | os.PathLike, batch: int = 4, ticks: int
            seed: int = 0) -> float:
     """Largest |ONNX - PyTorch| over torque and state for random inputs, over a few ticks."""
     sess = session(path)
-    images, proprio, task, state = example_inputs(model, batch, seed)
+    obs, proprio, task, state = example_inputs(model, batch, seed)
+    first = input_names(model)[0]
     worst = 0.0
     model = model.eval()
     with torch.no_grad():
         for k in range(ticks):
-            tau, new_state = model.step(images, proprio, task, state)
-            feeds = {"images": images.numpy(), "proprio": proprio.numpy(),
+            tau, new_state = model.step(obs, proprio, task, state)
+            feeds = {first: obs.numpy(), "proprio": proprio.numpy(),
                      "task": task.numpy(), "state_in": state.numpy()}
             o_tau, o_state = sess.run(list(OUTPUTS), feeds)
             worst = max(worst, float(np.abs(o_tau - tau.numpy()).max()),

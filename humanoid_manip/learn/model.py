@@ -1,4 +1,4 @@
-"""The policy network: shared conv encoder over cameras, proprio, task embedding, GRU, torque head.
+"""The policy network: camera (or privileged-state) encoder, proprio, task embedding, GRU, head.
 
 One network, two ways to run it: `step` (one control tick, uint8 pixels and SI units in, N·m
 out: this is what is exported to ONNX) and `forward_sequence` (a whole training window, each
@@ -15,6 +15,15 @@ from humanoid_manip.learn.config import AugmentConfig, ModelConfig
 from humanoid_manip.learn.dataset import NormStats
 
 PIXEL_MEAN, PIXEL_STD = 127.5, 64.0  # uint8 -> roughly zero-mean, unit-scale inputs
+TORQUE_SCALE_FLOOR = 0.05  # of the effort limit: the unit of the torque error
+
+
+def torque_error(model: PolicyNet, tau: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """Squared torque error in the loss's units: torque standard deviations, floored at 5 % of
+    the effort limit (a joint whose torque never changed in the data, the idle hand, the head,
+    must not dominate the sum)."""
+    scale = torch.maximum(model.torque_std, TORQUE_SCALE_FLOOR * model.effort_limit)
+    return ((tau - label) / scale) ** 2
 
 
 class GRUStep(nn.Module):
@@ -56,22 +65,55 @@ class ImageEncoder(nn.Module):
         return F.relu(self.norm(self.fc(self.conv(x).flatten(1))))
 
 
+class PrivilegedEncoder(nn.Module):
+    """The teacher's view: the task's object state, normalized in the graph, through an MLP."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        n = cfg.privileged_size
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("std", torch.ones(n))
+        self.mlp = nn.Sequential(nn.Linear(n, cfg.hidden), nn.LayerNorm(cfg.hidden), nn.ReLU(),
+                                 nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp((x - self.mean) / self.std)
+
+
 class PolicyNet(nn.Module):
-    """Pixels + proprio + task + memory -> torque; normalization constants are buffers."""
+    """Observation + proprio + task + memory -> torque; normalization constants are buffers.
+
+    The observation is the cameras' pixels (the shipped policy) or the task's privileged
+    object state (the teacher), by `cfg.observation`. For "pd"/"residual" the head predicts
+    `cfg.chunk` joint targets (ticks t .. t+K-1), a bias torque and any auxiliary targets;
+    the graph applies kp·(q* − q) − kd·q̇ + b. With `cfg.ensemble` the recurrent state also
+    carries every earlier chunk's predictions for the coming ticks (weighted sums and weights),
+    so the file stays one tick in, one torque out.
+    """
 
     def __init__(self, cfg: ModelConfig, n_joints: int, n_cameras: int,
                  image_hw: tuple[int, int], n_tasks: int, stats: NormStats | None = None,
                  effort_limit=None, kp=None, kd=None):
         super().__init__()
+        self.privileged = cfg.observation == "privileged"
+        if self.privileged:
+            n_cameras = 0
         self.cfg, self.n_joints, self.n_cameras = cfg, n_joints, n_cameras
         self.image_hw, self.n_tasks = tuple(image_hw), n_tasks
-        self.encoder = ImageEncoder(cfg, self.image_hw)
+        if self.privileged:
+            self.state_encoder = PrivilegedEncoder(cfg)
+            n_obs = cfg.hidden
+        else:
+            self.encoder = ImageEncoder(cfg, self.image_hw)
+            n_obs = n_cameras * cfg.image_features
         self.task_embedding = nn.Embedding(n_tasks, cfg.task_dim)
-        n_fused = n_cameras * cfg.image_features + 2 * n_joints + cfg.task_dim
+        n_fused = n_obs + 2 * n_joints + cfg.task_dim
         self.fuse = nn.Sequential(nn.Linear(n_fused, cfg.hidden), nn.LayerNorm(cfg.hidden),
                                   nn.ReLU())
         self.memory = GRUStep(cfg.hidden, cfg.memory)
-        self.n_out = n_joints if cfg.action == "torque" else (2 + len(cfg.horizons)) * n_joints
+        self.k = cfg.chunk
+        self.n_out = n_joints if cfg.action == "torque" else \
+            (self.k + 1 + len(cfg.horizons)) * n_joints
         self.head = nn.Sequential(nn.Linear(cfg.hidden + cfg.memory, cfg.hidden), nn.ReLU(),
                                   nn.Linear(cfg.hidden, self.n_out))
         with torch.no_grad():  # start near the mean torque
@@ -84,28 +126,37 @@ class PolicyNet(nn.Module):
         limit = torch.full((n_joints,), float("inf")) if effort_limit is None else \
             torch.tensor(np.array(effort_limit, dtype=np.float32))
         self.register_buffer("effort_limit", limit.reshape(n_joints).clone())
-        # "pd": the PD law's gains (config/robot.yaml) and the bias torque's normalization
+        # "pd"/"residual": the PD law's gains (config/robot.yaml) and the bias torque's scale
         for name, value in (("kp", kp), ("kd", kd)):
             v = torch.zeros(n_joints) if value is None else \
                 torch.tensor(np.array(value, dtype=np.float32)).reshape(n_joints)
             self.register_buffer(name, v.clone())
         self.register_buffer("bias_mean", torch.zeros(n_joints))
         self.register_buffer("bias_std", torch.ones(n_joints))
+        # "residual": q*(t+k) − q(t) for each chunk offset k, its mean and spread
+        self.register_buffer("residual_mean", torch.zeros(self.k, n_joints))
+        self.register_buffer("residual_std", torch.ones(self.k, n_joints))
         if stats is not None:
             self.set_stats(stats)
 
     @property
     def state_size(self) -> int:
-        return self.cfg.memory
+        extra = self.k * self.n_joints + self.k if self.cfg.ensemble else 0
+        return self.cfg.memory + extra
 
     def set_stats(self, stats: NormStats) -> None:
         """Bake the dataset's normalization into the model (and so into the ONNX graph)."""
         for name in ("proprio_mean", "proprio_std", "torque_mean", "torque_std", "bias_mean",
-                     "bias_std"):
-            if getattr(stats, name) is None:
+                     "bias_std", "residual_mean", "residual_std"):
+            if getattr(stats, name, None) is None:
                 continue
             value = torch.as_tensor(getattr(stats, name), dtype=torch.float32)
             getattr(self, name).copy_(value.reshape(getattr(self, name).shape))
+        if self.privileged and stats.privileged_mean is not None:
+            self.state_encoder.mean.copy_(torch.as_tensor(stats.privileged_mean,
+                                                          dtype=torch.float32))
+            self.state_encoder.std.copy_(torch.as_tensor(stats.privileged_std,
+                                                         dtype=torch.float32))
 
     # -- pieces shared by step() and forward_sequence() ------------------------------------
     @staticmethod
@@ -126,63 +177,103 @@ class PolicyNet(nn.Module):
     def normalize_proprio(self, proprio: torch.Tensor) -> torch.Tensor:
         return (proprio - self.proprio_mean) / self.proprio_std
 
-    def fused(self, image_feats, proprio_n, task_emb) -> torch.Tensor:
-        return self.fuse(torch.cat([image_feats, proprio_n, task_emb], dim=-1))
+    def fused(self, obs_feats, proprio_n, task_emb) -> torch.Tensor:
+        return self.fuse(torch.cat([obs_feats, proprio_n, task_emb], dim=-1))
+
+    def targets(self, u: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
+        """Head output -> the chunk's joint targets q*(t .. t+K-1), rad, [..., K, J]."""
+        j, k = self.n_joints, self.k
+        raw = u[..., :k * j].reshape(*u.shape[:-1], k, j)
+        if self.cfg.action == "residual":
+            return proprio[..., None, :j] + raw * self.residual_std + self.residual_mean
+        return raw * self.proprio_std[:j] + self.proprio_mean[:j]
+
+    def bias(self, u: torch.Tensor) -> torch.Tensor:
+        j, k = self.n_joints, self.k
+        return u[..., k * j:(k + 1) * j] * self.bias_std + self.bias_mean
 
     def target_and_bias(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """"pd" head output -> joint-position target q* (rad) and bias torque (N·m)."""
+        """"pd" head output -> this tick's joint-position target q* (rad) and bias (N·m)."""
+        return self.targets(u, torch.zeros(*u.shape[:-1], 2 * self.n_joints))[..., 0, :], \
+            self.bias(u)
+
+    def pd_torque(self, q_star: torch.Tensor, bias: torch.Tensor,
+                  proprio: torch.Tensor) -> torch.Tensor:
+        """kp·(q* − q) − kd·q̇ + b, clipped to the effort limits when configured."""
         j = self.n_joints
-        q_star = u[..., :j] * self.proprio_std[:j] + self.proprio_mean[:j]
-        bias = u[..., j:2 * j] * self.bias_std + self.bias_mean
-        return q_star, bias
+        tau = self.kp * (q_star - proprio[..., :j]) - self.kd * proprio[..., j:] + bias
+        return self.clip(tau)
 
-    def torque_from_normalized(self, u: torch.Tensor, proprio: torch.Tensor | None = None
-                               ) -> torch.Tensor:
-        """Head output -> N·m, clipped to the effort limits when configured.
-
-        "torque": de-normalized directly. "pd": kp·(q* − q) − kd·q̇ + b, with q, q̇ from the raw
-        `proprio` (SI units, not normalized, not augmented).
-        """
-        if self.cfg.action == "pd":
-            j = self.n_joints
-            q_star, bias = self.target_and_bias(u)
-            tau = self.kp * (q_star - proprio[..., :j]) - self.kd * proprio[..., j:] + bias
-        else:
-            tau = u * self.torque_std + self.torque_mean
+    def clip(self, tau: torch.Tensor) -> torch.Tensor:
         if self.cfg.clip_to_effort:
             tau = torch.maximum(torch.minimum(tau, self.effort_limit), -self.effort_limit)
         return tau
 
+    def torque_from_normalized(self, u: torch.Tensor, proprio: torch.Tensor | None = None
+                               ) -> torch.Tensor:
+        """Head output -> N·m for one tick, no ensembling (training, teacher forcing).
+
+        "torque": de-normalized directly. "pd"/"residual": the chunk's first target through the
+        PD law, with q, q̇ from the raw `proprio` (SI units, not normalized, not augmented).
+        """
+        if self.cfg.action == "torque":
+            return self.clip(u * self.torque_std + self.torque_mean)
+        return self.pd_torque(self.targets(u, proprio)[..., 0, :], self.bias(u), proprio)
+
+    def observe(self, obs: torch.Tensor) -> torch.Tensor:
+        """One tick's observation -> features: uint8 images [B, N, H, W, 3] or the privileged
+        state [B, P]."""
+        if self.privileged:
+            return self.state_encoder(obs)
+        return self.encode(self.pixels(obs))
+
     # -- one control tick (the exported graph) ---------------------------------------------
-    def step(self, images: torch.Tensor, proprio: torch.Tensor, task: torch.Tensor,
+    def step(self, obs: torch.Tensor, proprio: torch.Tensor, task: torch.Tensor,
              state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """images uint8 [B, N, H, W, 3], proprio [B, 2J], task int64 [B], state [B, S]."""
-        feats = self.encode(self.pixels(images))
-        z = self.fused(feats, self.normalize_proprio(proprio), self.task_embedding(task))
-        h = self.memory(self.memory.x2g(z), state)
+        """obs (images uint8 [B, N, H, W, 3] or privileged [B, P]), proprio [B, 2J],
+        task int64 [B], state [B, S] -> torque [B, J], state [B, S]."""
+        m = self.cfg.memory
+        z = self.fused(self.observe(obs), self.normalize_proprio(proprio),
+                       self.task_embedding(task))
+        h = self.memory(self.memory.x2g(z), state[:, :m])
         u = self.head(torch.cat([h, z], dim=-1))
-        return self.torque_from_normalized(u, proprio), h
+        if self.cfg.action == "torque":
+            return self.torque_from_normalized(u), h
+        q_star = self.targets(u, proprio)  # [B, K, J]
+        if not self.cfg.ensemble:
+            return self.pd_torque(q_star[:, 0], self.bias(u), proprio), h
+        b, k, j = q_star.shape
+        sums = state[:, m:m + k * j].reshape(b, k, j)
+        weights = state[:, m + k * j:].reshape(b, k, 1)
+        older = float(np.exp(self.cfg.ensemble_m))  # earlier chunks weigh more, as in ACT
+        sums = torch.cat([sums[:, 1:], torch.zeros_like(sums[:, :1])], 1) * older + q_star
+        weights = torch.cat([weights[:, 1:], torch.zeros_like(weights[:, :1])], 1) * older + 1.0
+        tau = self.pd_torque(sums[:, 0] / weights[:, 0], self.bias(u), proprio)
+        return tau, torch.cat([h, sums.reshape(b, k * j), weights.reshape(b, k)], 1)
 
     forward = step
 
     # -- a training window -----------------------------------------------------------------
-    def forward_sequence(self, frames: torch.Tensor, frame_of: torch.Tensor,
+    def forward_sequence(self, obs: torch.Tensor, frame_of: torch.Tensor,
                          proprio_n: torch.Tensor, task: torch.Tensor,
                          state: torch.Tensor | None = None) -> torch.Tensor:
-        """Head outputs [B, T, n_out] for a window (normalized torques for "torque"; normalized
-        q*, bias and auxiliary future targets for "pd"); memory starts at `state` (zero if None).
+        """Head outputs [B, T, n_out] for a window; memory starts at `state` (zero if None).
 
-        frames: normalized float [B, F, N, 3, H, W] (pixels() then augmentation); frame_of:
-        int64 [B, T] into F; proprio_n: normalized proprio [B, T, 2J].
+        obs: for pixels, frames [B, F, N, 3, H, W] (pixels() then augmentation) with frame_of
+        int64 [B, T] into F; for privileged, the state per tick [B, T, P] (frame_of unused).
+        proprio_n: normalized proprio [B, T, 2J]. No ensembling: chunks are trained raw.
         """
         b, t = frame_of.shape
-        feats = self.encode(frames)  # [B, F, N*features]
-        idx = frame_of.unsqueeze(-1).expand(b, t, feats.shape[-1])
-        per_tick = torch.gather(feats, 1, idx)
+        if self.privileged:
+            per_tick = self.state_encoder(obs)
+        else:
+            feats = self.encode(obs)  # [B, F, N*features]
+            idx = frame_of.unsqueeze(-1).expand(b, t, feats.shape[-1])
+            per_tick = torch.gather(feats, 1, idx)
         emb = self.task_embedding(task).unsqueeze(1).expand(b, t, self.cfg.task_dim)
         z = self.fused(per_tick, proprio_n, emb)
         xg = self.memory.x2g(z)
-        h = state if state is not None else z.new_zeros(b, self.cfg.memory)
+        h = state[:, :self.cfg.memory] if state is not None else z.new_zeros(b, self.cfg.memory)
         hs = []
         for k in range(t):
             h = self.memory(xg[:, k], h)
@@ -219,7 +310,13 @@ def augment(frames: torch.Tensor, proprio_n: torch.Tensor, cfg: AugmentConfig,
                     ).to(x.device)
         mean = x.mean(dim=(3, 4, 5), keepdim=True)
         x = torch.addcmul(mean * (1.0 - contrast) + bright, x, contrast)
+    return x, augment_proprio(proprio_n, cfg, gen)
+
+
+def augment_proprio(proprio_n: torch.Tensor, cfg: AugmentConfig,
+                    gen: torch.Generator) -> torch.Tensor:
+    """Gaussian noise per tick on the normalized joint state (the network's input only)."""
     if cfg.proprio_noise > 0:
         noise = torch.randn(proprio_n.shape, generator=gen) * cfg.proprio_noise
         proprio_n = proprio_n + noise.to(proprio_n.device)
-    return x, proprio_n
+    return proprio_n

@@ -29,8 +29,12 @@ def tiny_train_config(**overrides):
 
 def toy_episodes(robot, n_episodes: int = 8, ticks: int = 120, n_tasks: int = 2, seed: int = 0,
                  rate_hz: float | None = None, camera_hz: float | None = None,
-                 ) -> list[EpisodeArrays]:
-    """`n_episodes` synthetic episodes of `ticks` policy ticks for `robot`'s joints and cameras."""
+                 privileged_size: int = 0) -> list[EpisodeArrays]:
+    """`n_episodes` synthetic episodes of `ticks` policy ticks for `robot`'s joints and cameras.
+
+    With `privileged_size`, each tick also carries what a teacher would see instead of the
+    pixels: the cue's sign and whether the flash has come, zero-padded to that size.
+    """
     rng = np.random.default_rng(seed)
     rate = float(rate_hz or robot.rates.policy_hz)
     cam_rate = float(camera_hz or robot.rates.camera_hz)
@@ -70,6 +74,11 @@ def toy_episodes(robot, n_episodes: int = 8, ticks: int = 120, n_tasks: int = 2,
         flash = int(frame_of[latch_tick])
         frames[flash:flash + 3, 1:] = 250
         proprio = np.concatenate([q, dq], 1).astype(np.float32)
+        privileged = None
+        if privileged_size:
+            privileged = np.zeros((ticks, privileged_size), np.float32)
+            privileged[:, 0] = cue
+            privileged[:, 1] = latched[:, 0]
         out.append(EpisodeArrays(frames, frame_of, proprio, tau.astype(np.float32), task,
-                                 id=f"toy-{seed}-{e}"))
+                                 id=f"toy-{seed}-{e}", privileged=privileged))
     return out

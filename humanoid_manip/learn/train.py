@@ -29,13 +29,13 @@ from humanoid_manip.learn.dataset import (
     as_batch,
     compute_stats,
 )
-from humanoid_manip.learn.model import PolicyNet, augment
+from humanoid_manip.learn.model import PolicyNet, augment, augment_proprio, torque_error
 
 CHECKPOINT_FORMAT = "humanoid_manip.checkpoint/1"
 CHECKPOINT_NAME = "checkpoint.pt"
 CURVE_PNG, CURVE_JSON = "curve.png", "curve.json"
-TORQUE_SCALE_FLOOR = 0.05  # of the effort limit: the torque term of the "pd" loss
 CALIBRATE_FROM, CALIBRATE_TO = 5, 25  # steps timed for fit(time_budget_s=...)
+NEWER_BUFFERS = ("residual_mean", "residual_std")  # absent from older checkpoints
 
 
 class TrainingError(HumanoidManipError):
@@ -53,10 +53,12 @@ class PolicyIO:
     control_rate_hz: float
 
     @classmethod
-    def for_robot(cls, robot, task_names: Sequence[str]) -> PolicyIO:
-        return cls(tuple(robot.names), tuple(robot.camera_names),
-                   (robot.image.height, robot.image.width), tuple(task_names),
-                   float(robot.rates.policy_hz))
+    def for_robot(cls, robot, task_names: Sequence[str],
+                  observation: str = "pixels") -> PolicyIO:
+        """A teacher (observation "privileged") declares no cameras: it sees object state."""
+        cameras = () if observation == "privileged" else tuple(robot.camera_names)
+        return cls(tuple(robot.names), cameras, (robot.image.height, robot.image.width),
+                   tuple(task_names), float(robot.rates.policy_hz))
 
     @classmethod
     def from_dict(cls, d: dict) -> PolicyIO:
@@ -76,7 +78,7 @@ class TrainResult:
 def build_model(cfg: ModelConfig, io: PolicyIO, stats: NormStats | None = None,
                 effort_limit=None, seed: int = 0, kp=None, kd=None) -> PolicyNet:
     """A freshly initialized network (initialization fixed by `seed`); kp, kd for "pd"."""
-    if cfg.action == "pd" and (kp is None or kd is None):
+    if cfg.action in ("pd", "residual") and (kp is None or kd is None):
         raise TrainingError("a pd policy needs the robot's kp and kd (config/robot.yaml gains)")
     torch.manual_seed(seed)
     return PolicyNet(cfg, len(io.joint_names), len(io.camera_names), io.image_hw,
@@ -101,12 +103,18 @@ def _tensors(batch: Batch, model: PolicyNet):
             return a.to(dev)
         return torch.from_numpy(np.ascontiguousarray(a)).to(dev)
 
-    frames = model.pixels(t(batch.frames))
+    if model.privileged:
+        if batch.privileged is None:
+            raise TrainingError("a privileged-state model trains on episodes with their "
+                                "privileged state (/sim/privileged_state); this batch has none")
+        obs = t(batch.privileged)
+    else:
+        obs = model.pixels(t(batch.frames))
     proprio = t(batch.proprio)
     proprio_n = model.normalize_proprio(proprio)
     torque = t(batch.torque)
     bias = None if batch.bias is None else t(batch.bias)
-    return frames, t(batch.frame_of), proprio, proprio_n, t(batch.task), torque, bias, \
+    return obs, t(batch.frame_of), proprio, proprio_n, t(batch.task), torque, bias, \
         t(batch.mask)
 
 
@@ -129,6 +137,8 @@ class DeviceWindowSampler:
         self.proprio = cat([e.proprio for e in eps])
         self.torque = cat([e.torque for e in eps])
         self.bias = cat([e.bias for e in eps]) if all(e.bias is not None for e in eps) else None
+        self.privileged = cat([e.privileged for e in eps]) \
+            if all(e.privileged is not None for e in eps) else None
         self.frame_of = [np.asarray(e.frame_of, np.int64) for e in eps]
         self.tick0 = np.cumsum([0] + [len(e) for e in eps])[:-1]
         self.frame0 = np.cumsum([0] + [len(e.frames) for e in eps])[:-1]
@@ -163,7 +173,8 @@ class DeviceWindowSampler:
         return Batch(self.frames[fi], t(frame_of), self.proprio[ti], self.torque[ti],
                      t(self.tasks[[w[0] for w in wins]]), t(mask),
                      [self.ids[w[0]] for w in wins],
-                     None if self.bias is None else self.bias[ti])
+                     None if self.bias is None else self.bias[ti],
+                     None if self.privileged is None else self.privileged[ti])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -184,15 +195,19 @@ def sequence_loss(model: PolicyNet, batch: Batch, cfg: TrainConfig | None = None
                   gen: torch.Generator | None = None) -> torch.Tensor:
     """Masked mean squared error in normalized units; augmented when cfg and gen given.
 
-    "torque": on the normalized torque. "pd": the label splits exactly into the PD law's
-    target q* = q + (τ − b + kd·q̇)/kp and the bias b (the batch's `bias`); the loss sums the
-    error of q* (in proprio standard deviations), of b, of the resulting torque (so the small
-    gap q* − q that moves the robot is fitted closely) and of the auxiliary future targets.
+    "torque": on the normalized torque. "pd"/"residual": the label splits exactly into the PD
+    law's target q* = q + (τ − b + kd·q̇)/kp and the bias b (the batch's `bias`); the loss sums
+    the error of each chunk target q*(t+k) (in proprio standard deviations for "pd", in the
+    residual's own for "residual"), of b, of the resulting torque (so the small gap q* − q that
+    moves the robot is fitted closely) and of the auxiliary future targets.
     """
-    frames, frame_of, proprio, proprio_n, task, torque, bias, mask = _tensors(batch, model)
+    obs, frame_of, proprio, proprio_n, task, torque, bias, mask = _tensors(batch, model)
     if cfg is not None and gen is not None:
-        frames, proprio_n = augment(frames, proprio_n, cfg.augment, gen)
-    pred = model.forward_sequence(frames, frame_of, proprio_n, task)
+        if model.privileged:
+            proprio_n = augment_proprio(proprio_n, cfg.augment, gen)
+        else:
+            obs, proprio_n = augment(obs, proprio_n, cfg.augment, gen)
+    pred = model.forward_sequence(obs, frame_of, proprio_n, task)
     if model.cfg.action == "torque":
         target = (torque - model.torque_mean) / model.torque_std
         return _masked(((pred - target) ** 2).mean(-1), mask)
@@ -202,20 +217,26 @@ def sequence_loss(model: PolicyNet, batch: Batch, cfg: TrainConfig | None = None
     j = model.n_joints
     q, dq = proprio[..., :j], proprio[..., j:]
     q_star = q + (torque - bias + model.kd * dq) / model.kp
+    guess = model.targets(pred, proprio)  # [B, T, K, J]
+    loss = pred.new_zeros(())
+    for k in range(min(model.k, pred.shape[1])):
+        if model.cfg.action == "residual":
+            scale = model.residual_std[k]
+        else:
+            scale = model.proprio_std[:j]
+        n = pred.shape[1] - k
+        err = ((guess[:, :n, k] - q_star[:, k:]) / scale) ** 2
+        loss = loss + _masked(err.mean(-1), mask[:, :n] * mask[:, k:]) / model.k
+    bias_hat = model.bias(pred)
+    loss = loss + _masked((((bias_hat - bias) / model.bias_std) ** 2).mean(-1), mask)
+    tau = model.pd_torque(guess[..., 0, :], bias_hat, proprio)
+    loss = loss + _masked(torque_error(model, tau, torque).mean(-1), mask)
     q_star_n = (q_star - model.proprio_mean[:j]) / model.proprio_std[:j]
-    bias_n = (bias - model.bias_mean) / model.bias_std
-    loss = _masked(((pred[..., :j] - q_star_n) ** 2).mean(-1), mask)
-    loss = loss + _masked(((pred[..., j:2 * j] - bias_n) ** 2).mean(-1), mask)
-    tau = model.torque_from_normalized(pred[..., :2 * j], proprio)
-    # in torque standard deviations, floored at 5 % of the effort limit: a joint whose torque
-    # never changed in the data (the idle hand, the head) must not dominate the sum
-    scale = torch.maximum(model.torque_std, TORQUE_SCALE_FLOOR * model.effort_limit)
-    tau_err = ((tau - torque) / scale) ** 2
-    loss = loss + _masked(tau_err.mean(-1), mask)
     for i, h in enumerate(model.cfg.horizons):
         if h >= pred.shape[1]:
             continue
-        out = pred[:, :-h, (2 + i) * j:(3 + i) * j]
+        at = model.k + 1 + i
+        out = pred[:, :-h, at * j:(at + 1) * j]
         m = mask[:, :-h] * mask[:, h:]  # both ticks real and after the burn-in
         loss = loss + 0.5 * _masked(((out - q_star_n[:, h:]) ** 2).mean(-1), m)
     return loss
@@ -270,7 +291,10 @@ def load_policy(path: str | os.PathLike) -> tuple[PolicyNet, dict[str, Any]]:
     io = PolicyIO.from_dict(data["io"])
     model = PolicyNet(mcfg, len(io.joint_names), len(io.camera_names), io.image_hw,
                       len(io.task_names))
-    model.load_state_dict(data["model_state"])
+    state = dict(data["model_state"])
+    for name in NEWER_BUFFERS:  # checkpoints from before these existed: their defaults
+        state.setdefault(name, getattr(model, name))
+    model.load_state_dict(state)
     return model.eval(), data
 
 
@@ -281,7 +305,8 @@ def _config_clash(saved: dict, now: dict) -> list[str]:
 
 def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, io: PolicyIO,
         manifest: dict, *, resume: bool = True, progress: bool = True,
-        val_batches: Sequence[Batch] = (), time_budget_s: float | None = None) -> TrainResult:
+        val_batches: Sequence[Batch] = (), time_budget_s: float | None = None,
+        offline=None) -> TrainResult:
     """Train until cfg.steps, resuming from out_dir/checkpoint.pt when it exists.
 
     `time_budget_s`: time the first CALIBRATE steps and lower cfg.steps so that the whole run
@@ -355,6 +380,10 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
                 bar.set_postfix(loss=f"{point['loss']:.4f}")
                 window_loss, window_ticks, t_window = [], 0, time.perf_counter()
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                if offline is not None and history and history[-1]["step"] == step:
+                    model.eval()
+                    history[-1]["offline_error"] = offline(model)
+                    model.train()
                 save_checkpoint(ckpt_path, model, optimizer, step, cfg, io, history, manifest)
     finally:
         bar.close()
@@ -410,20 +439,24 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
     """The whole job on in-memory episodes: stats, model, manifest, sampler, loop, curve."""
     from humanoid_manip.data.lineage import new_manifest
 
-    io = PolicyIO.for_robot(robot, task_names)
+    io = PolicyIO.for_robot(robot, task_names, cfg.model.observation)
     for e in episodes:
-        if e.frames.shape[1:] != (len(io.camera_names), *io.image_hw, 3):
+        if cfg.model.observation == "privileged":
+            if e.privileged is None:
+                raise TrainingError(f"episode {e.id!r} has no privileged state "
+                                    f"(/sim/privileged_state) for a privileged-state model")
+        elif e.frames.shape[1:] != (len(io.camera_names), *io.image_hw, 3):
             raise TrainingError(f"episode {e.id!r} has frames {e.frames.shape[1:]}, the robot "
                                 f"gives {(len(io.camera_names), *io.image_hw, 3)}")
         if e.torque.shape[1] != len(io.joint_names):
             raise TrainingError(f"episode {e.id!r} has {e.torque.shape[1]} joints, the robot "
                                 f"{len(io.joint_names)}")
-    if cfg.model.action == "pd":
+    if cfg.model.action in ("pd", "residual"):
         from humanoid_manip.learn.dataset import add_bias
 
         episodes = add_bias(episodes, robot)
         val_episodes = add_bias(val_episodes, robot) if val_episodes else val_episodes
-    stats = compute_stats(episodes)
+    stats = compute_stats(episodes, robot.kp, robot.kd, cfg.model.chunk)
     model = build_model(cfg.model, io, stats, robot.effort_limit, cfg.seed, robot.kp, robot.kd)
     seeds: dict[str, list[int]] = {}
     for e in episodes:
@@ -448,5 +481,23 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
         own = {k: v for k, v in init_from.state_dict().items()
                if k not in NormStats.__dataclass_fields__}
         model.load_state_dict(own, strict=False)
-    return fit(model, sampler, cfg, out_dir, io, json.loads(manifest.to_json()), resume=resume,
-               progress=progress, val_batches=val, time_budget_s=time_budget_s)
+    offline = None
+    if val_episodes and cfg.model.action != "torque":
+        from humanoid_manip.learn.metrics import offline_errors
+
+        def offline(m):
+            return offline_errors(m, val_episodes, robot)["policy"]["all"]
+    result = fit(model, sampler, cfg, out_dir, io, json.loads(manifest.to_json()),
+                 resume=resume, progress=progress, val_batches=val,
+                 time_budget_s=time_budget_s, offline=offline)
+    if offline is not None:  # the held-out error, per joint group, beside the baselines
+        from humanoid_manip.learn.metrics import offline_errors
+
+        data = read_checkpoint(result.checkpoint)
+        result.manifest["offline_error"] = offline_errors(result.model, val_episodes, robot)
+        result.manifest["offline_episodes"] = [e.id for e in val_episodes]
+        data["manifest"] = result.manifest
+        tmp = result.checkpoint.with_suffix(".tmp")
+        torch.save(data, tmp)
+        os.replace(tmp, result.checkpoint)
+    return result

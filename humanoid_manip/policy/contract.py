@@ -16,6 +16,13 @@ INPUTS = {
     "task": ("tensor(int64)", 1),  # [B]: index into task_names
     "state_in": ("tensor(float)", 2),  # [B, S]: recurrent memory
 }
+# A privileged-state teacher (simulation only): the task's object state instead of the pixels.
+TEACHER_INPUTS = {
+    "privileged": ("tensor(float)", 2),  # [B, P]: sim.privileged_state(), zero-padded to P
+    "proprio": INPUTS["proprio"],
+    "task": INPUTS["task"],
+    "state_in": INPUTS["state_in"],
+}
 OUTPUTS = {
     "torque": ("tensor(float)", 2),  # [B, J] N·m, canonical joint order
     "state_out": ("tensor(float)", 2),  # [B, S]
@@ -63,6 +70,11 @@ class PolicyContract:
     control_rate_hz: float
     state_size: int
     lineage: dict[str, Any] = field(default_factory=dict)
+    privileged_size: int = 0  # > 0: a teacher, fed the simulator's object state, no pixels
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.privileged_size > 0
 
     @classmethod
     def from_session(cls, session, source: str = "policy file") -> PolicyContract:
@@ -77,7 +89,8 @@ class PolicyContract:
     def from_parts(cls, meta: dict[str, str], inputs: dict, outputs: dict,
                    source: str) -> PolicyContract:
         """Check names/dtypes/ranks, parse metadata, then cross-check shapes against metadata."""
-        _check_io(inputs, INPUTS, "input", source)
+        teacher = "privileged" in inputs
+        _check_io(inputs, TEACHER_INPUTS if teacher else INPUTS, "input", source)
         _check_io(outputs, OUTPUTS, "output", source)
         missing = [k for k in METADATA_KEYS if k not in meta]
         if missing:
@@ -96,6 +109,8 @@ class PolicyContract:
                                       f"runtime reads {CONTRACT_VERSION!r}")
         for k in (META_JOINTS, META_CAMERAS, META_TASKS):
             v = parsed[k]
+            if k == META_CAMERAS and teacher and v == []:
+                continue  # a teacher sees no camera
             if not isinstance(v, list) or not v or not all(isinstance(s, str) for s in v):
                 raise PolicyContractError(f"{source}: metadata {k!r} must be a non-empty list "
                                           f"of names, got {v!r}")
@@ -114,7 +129,14 @@ class PolicyContract:
         joints, cams = tuple(parsed[META_JOINTS]), tuple(parsed[META_CAMERAS])
         h, w = img["height"], img["width"]
         n_j = len(joints)
-        _check_dims(inputs, "images", {1: len(cams), 2: h, 3: w, 4: 3}, source)
+        privileged_size = 0
+        if teacher:
+            privileged_size = inputs["privileged"][1][1]
+            if not isinstance(privileged_size, int) or privileged_size < 1:
+                raise PolicyContractError(f"{source}: 'privileged' must have a fixed size, got "
+                                          f"{inputs['privileged'][1]}")
+        else:
+            _check_dims(inputs, "images", {1: len(cams), 2: h, 3: w, 4: 3}, source)
         _check_dims(inputs, "proprio", {1: 2 * n_j}, source)
         _check_dims(outputs, "torque", {1: n_j}, source)
         s_in, s_out = inputs["state_in"][1][1], outputs["state_out"][1][1]
@@ -123,7 +145,7 @@ class PolicyContract:
         if isinstance(s_out, int) and s_out != s_in:
             raise PolicyContractError(f"{source}: state_out has size {s_out}, state_in {s_in}")
         return cls(joints, cams, h, w, tuple(parsed[META_TASKS]), float(rate), s_in,
-                   parsed[META_LINEAGE])
+                   parsed[META_LINEAGE], privileged_size)
 
     def check_robot(self, robot, source: str = "policy file") -> None:
         """Refuse a file made for another robot; the message names every mismatch."""

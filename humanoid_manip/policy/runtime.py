@@ -93,6 +93,7 @@ class PolicyRuntime:
         self.task_id = c.task_index(self.task)
         self._images = np.zeros((1, len(c.camera_names), c.image_height, c.image_width, 3),
                                 np.uint8)
+        self._privileged = np.zeros((1, c.privileged_size), np.float32)
         self._proprio = np.zeros((1, 2 * len(c.joint_names)), np.float32)
         self._task = np.array([self.task_id], np.int64)
         self._state = np.zeros((1, c.state_size), np.float32)
@@ -104,8 +105,14 @@ class PolicyRuntime:
         from humanoid_manip import paths
 
         if cfg.model:
-            return cls(paths.resolve(cfg.model), robot, provider=cfg.provider,
-                       threads=cfg.threads, task=cfg.task)
+            runtime = cls(paths.resolve(cfg.model), robot, provider=cfg.provider,
+                          threads=cfg.threads, task=cfg.task)
+            if runtime.is_teacher:
+                raise PolicyContractError(
+                    f"{runtime.source} is a privileged-state teacher: it reads the simulator's "
+                    f"object state, which no camera gives, so it runs in simulated evaluation "
+                    f"and data collection only (humanoid-manip eval), not on the stack")
+            return runtime
         from humanoid_manip.policy.demo import pd_policy
 
         d = cfg.demo
@@ -128,23 +135,48 @@ class PolicyRuntime:
         """Clear the recurrent memory (a new episode starts)."""
         self._state[:] = 0.0
 
-    def step(self, images: np.ndarray | Mapping[str, np.ndarray], q: np.ndarray,
-             dq: np.ndarray) -> np.ndarray:
+    @property
+    def is_teacher(self) -> bool:
+        """A privileged-state teacher: step() needs the simulator's object state, no images."""
+        return self.contract.is_teacher
+
+    def step(self, images: np.ndarray | Mapping[str, np.ndarray] | None, q: np.ndarray,
+             dq: np.ndarray, privileged: np.ndarray | None = None) -> np.ndarray:
         """Torques (N·m, canonical order) for raw rgb8 images and canonical q, dq.
 
         `images` is [N_cams, H, W, 3] uint8 in the file's camera order, or a mapping camera
-        name -> [H, W, 3]. The recurrent state advances only when the output is finite.
+        name -> [H, W, 3]; a teacher takes `privileged` instead (sim.privileged_state(),
+        zero-padded here to the file's size). The recurrent state advances only when the
+        output is finite.
         """
+        if self.is_teacher:
+            return self._run({"privileged": self._pad(privileged)}, q, dq)
         if isinstance(images, Mapping):
             for i, name in enumerate(self.contract.camera_names):
                 self._images[0, i] = images[name]
         else:
             self._images[0] = images
+        return self._run({"images": self._images}, q, dq)
+
+    def _pad(self, privileged: np.ndarray | None) -> np.ndarray:
+        if privileged is None:
+            raise PolicyContractError(f"{self.source} is a privileged-state teacher: it needs "
+                                      f"the simulator's object state each tick (simulation "
+                                      f"only; see humanoid-manip eval)")
+        x = np.asarray(privileged, np.float32).reshape(-1)
+        if len(x) > self.contract.privileged_size:
+            raise PolicyContractError(f"{self.source}: {len(x)} privileged values, the file "
+                                      f"takes at most {self.contract.privileged_size}")
+        self._privileged[:] = 0.0
+        self._privileged[0, :len(x)] = x
+        return self._privileged
+
+    def _run(self, observation: dict, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         n = self.n_joints
         self._proprio[0, :n] = q
         self._proprio[0, n:] = dq
         torque, state = self.session.run(
-            ["torque", "state_out"], {"images": self._images, "proprio": self._proprio,
+            ["torque", "state_out"], {**observation, "proprio": self._proprio,
                                       "task": self._task, "state_in": self._state})
         if np.all(np.isfinite(torque)) and np.all(np.isfinite(state)):
             self._state[:] = state

@@ -1,0 +1,114 @@
+"""The privileged-state teacher and the action heads: training, the exported graph (one tick in,
+one torque out, ensembling in the state), the runtime's handling of a teacher, and the offline
+(teacher-forced) action error on held-out episodes, on tiny generated data and the CPU."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from humanoid_manip.learn.dataset import add_bias  # noqa: E402
+from humanoid_manip.learn.export import export_checkpoint, parity  # noqa: E402
+from humanoid_manip.learn.metrics import BASELINES, GROUPS, ensembled  # noqa: E402
+from humanoid_manip.learn.toy import TINY_MODEL, tiny_train_config, toy_episodes  # noqa: E402
+from humanoid_manip.learn.train import load_policy, train_policy  # noqa: E402
+from humanoid_manip.policy import PolicyRuntime  # noqa: E402
+from humanoid_manip.policy.contract import PolicyContractError  # noqa: E402
+
+TASKS = ("task_a", "task_b")
+PRIVILEGED = 16
+TEACHER = replace(TINY_MODEL, observation="privileged", privileged_size=PRIVILEGED,
+                  action="residual", chunk=3, ensemble=True)
+
+
+@pytest.fixture(scope="module")
+def episodes(robot):
+    return add_bias(toy_episodes(robot, n_episodes=7, ticks=60, n_tasks=len(TASKS), seed=5,
+                                 privileged_size=PRIVILEGED), robot)
+
+
+@pytest.fixture(scope="module")
+def trained(robot, episodes, tmp_path_factory):
+    out = tmp_path_factory.mktemp("teacher")
+    cfg = tiny_train_config(model=TEACHER, checkpoint_every=20)
+    result = train_policy(cfg, episodes[:5], robot, TASKS, out, progress=False,
+                          val_episodes=episodes[5:])
+    return result, out
+
+
+def test_the_teacher_learns_from_the_privileged_state(trained):
+    result, _ = trained
+    losses = [p["loss"] for p in result.history]
+    assert np.mean(losses[-2:]) < 0.5 * losses[0], losses
+    assert [p["step"] for p in result.history if "offline_error" in p] == [20, 40]
+
+
+def test_the_offline_error_is_measured_on_held_out_episodes_beside_baselines(trained,
+                                                                             episodes):
+    result, _ = trained
+    _, data = load_policy(result.checkpoint)
+    manifest = data["manifest"]
+    held_out = manifest["offline_episodes"]
+    assert held_out == [e.id for e in episodes[5:]]
+    assert not set(held_out) & set(manifest["parents"]), "scored on training episodes"
+    errors = manifest["offline_error"]
+    assert set(errors) == {"policy", *BASELINES}
+    for row in errors.values():
+        assert set(row) == {*GROUPS, "all"} and all(np.isfinite(v) for v in row.values())
+    # the toy's labels are a PD pull the previous target nearly repeats: a real baseline
+    assert errors["hold_previous_target"]["all"] < errors["gravity_only"]["all"]
+
+
+def test_the_teachers_file_is_the_network_tick_by_tick_ensembling_included(trained, robot):
+    result, out = trained
+    path = export_checkpoint(result.checkpoint, out / "teacher.onnx", robot)
+    assert parity(result.model, path, batch=2, ticks=6) < 1e-4
+    runtime = PolicyRuntime(path, robot, provider="cpu", task="task_b")
+    assert runtime.is_teacher and runtime.contract.camera_names == ()
+    assert runtime.contract.state_size == TEACHER.memory + 3 * robot.n + 3
+    with pytest.raises(PolicyContractError, match="privileged-state teacher"):
+        runtime.step(None, robot.home, np.zeros(robot.n))
+    tau = runtime.step(None, robot.home, np.zeros(robot.n), np.ones(5))
+    assert tau.shape == (robot.n,) and np.all(np.isfinite(tau))
+    assert np.all(np.abs(tau) <= robot.effort_limit + 1e-6)
+
+
+def test_the_stack_refuses_a_teacher(trained, robot, tmp_path):
+    from humanoid_manip.policy.config import load_policy_config
+
+    result, out = trained
+    path = export_checkpoint(result.checkpoint, tmp_path / "teacher.onnx", robot)
+    cfg = replace(load_policy_config(), model=str(path))
+    with pytest.raises(PolicyContractError, match="simulated evaluation"):
+        PolicyRuntime.from_config(cfg, robot)
+
+
+def test_the_offline_error_scores_what_the_graph_executes(trained, episodes):
+    """metrics.episode_torques (one pass, ensembling replayed) equals stepping the network."""
+    from humanoid_manip.learn.metrics import episode_torques
+
+    model = trained[0].model.eval()
+    e = episodes[6]
+    state = torch.zeros(1, model.state_size)
+    stepped = []
+    with torch.no_grad():
+        for k in range(len(e)):
+            tau, state = model.step(torch.from_numpy(e.privileged[k:k + 1]),
+                                    torch.from_numpy(e.proprio[k:k + 1]),
+                                    torch.tensor([e.task]), state)
+            stepped.append(tau[0])
+    np.testing.assert_allclose(torch.stack(stepped).numpy(), episode_torques(model, e).numpy(),
+                               atol=1e-4)
+
+
+def test_ensembling_weighs_earlier_chunks_as_act_does():
+    chunks = torch.zeros(3, 3, 1)
+    chunks[0, :, 0] = torch.tensor([1.0, 2.0, 3.0])  # chunk issued at tick 0, for ticks 0..2
+    chunks[1, :, 0] = torch.tensor([5.0, 6.0, 7.0])  # at tick 1, for ticks 1..3
+    chunks[2, :, 0] = torch.tensor([9.0, 9.0, 9.0])
+    out = ensembled(chunks, m=0.5)[:, 0]
+    w = np.exp(0.5)
+    assert out[0] == pytest.approx(1.0)
+    assert out[1] == pytest.approx((w * 2.0 + 5.0) / (w + 1.0))
+    assert out[2] == pytest.approx((w * w * 3.0 + w * 6.0 + 9.0) / (w * w + w + 1.0))
