@@ -107,6 +107,11 @@ class Task(ABC):
         and progress, in SI units. Empty for a task that defines none."""
         return np.zeros(0)
 
+    def conditions(self) -> dict[str, str]:
+        """The layout of this episode that success may depend on (which side the hinge is,
+        whether a wall stands there, …), as names: evaluation reports success per value."""
+        return {}
+
     def after_step(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:  # noqa: B027
         """Called after every physics step (latches, seals that break under force)."""
 

@@ -79,6 +79,10 @@ class PickPlace(Task):
         data.qpos[adr + 3:adr + 7] = [np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
         self.start_distance = float(np.linalg.norm(xy - self.bowl_xy))
 
+    def conditions(self) -> dict[str, str]:
+        return {"bottle": "tall" if self.height > 0.155 else "short",
+                "bowl": "far" if self.start_distance > 0.17 else "near"}
+
     def privileged_state(self, model, data) -> np.ndarray:
         """Bottle pose (position, z axis), velocity, size; bowl centre, radius; table height."""
         body = data.body("object")
