@@ -17,7 +17,9 @@ API (what another stack or a teleop front end relies on):
               world frame): drawn as axes; /teleop/deadman (std_msgs/Bool): a 0/1 series
               /diagnostics (the sim's status: progress and success)
               All best effort (it hears reliable publishers too and never makes them wait),
-              except the events (reliable, depth 100) and the latched episode start.
+              except the events (reliable, depth 100) and the latched episode start. The
+              subscriptions are polled 20 times a second (a second, never-spun node holds
+              them), not dispatched one message at a time: 500 Hz streams cost little.
   parameters  web (bool, true): serve the web viewer on http://127.0.0.1:<web_port>
               web_port (int, 9090), grpc_port (int, 9876): the ports it serves on
               open_browser (bool, false): also open a browser (needs a desktop)
@@ -28,7 +30,9 @@ API (what another stack or a teleop front end relies on):
               messages' clock; cameras keep every frame
               teleop (bool, false): the layout with the deadman plot
   It logs the viewer's URL at start; SIGINT/SIGTERM closes it (and completes the .rrd).
-Data go on the Rerun timeline "time": the messages' stamps (simulated time in the sim stack).
+Data go on the Rerun timeline "time": the messages' stamps (simulated time in the sim stack);
+unstamped messages (commands, deadman) take the newest joint state's stamp, so the node needs
+no /clock (it sets use_sim_time false for itself).
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, String
@@ -55,10 +60,11 @@ from humanoid_manip.viz.kinematics import load_kinematics
 from humanoid_manip.viz.layout import blueprint
 from humanoid_manip.viz.live import LiveView, canonical
 
-SENSOR = QoSProfile(depth=20, reliability=ReliabilityPolicy.BEST_EFFORT)
+SENSOR = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)  # 2.5 polls at 500 Hz
 EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+POLL_PERIOD_S = 0.05  # wall time between takes of what arrived
 FLUSH_PERIOD_S = 0.5  # wall time between writes to the viewer (fewer, larger chunks)
 PARAMETERS = (("web", True), ("web_port", WEB_PORT), ("grpc_port", GRPC_PORT),
               ("open_browser", False), ("spawn", False), ("save", ""), ("rate_hz", 30.0),
@@ -90,6 +96,9 @@ class ViewNode(Node):
         super().__init__("view_node")
         p = {name: self.declare_parameter(name, default).value for name, default in PARAMETERS}
         check_parameters(p)
+        # time comes from the messages' stamps: no /clock subscription (500 Hz in the sim)
+        self.set_parameters([Parameter("use_sim_time", Parameter.Type.BOOL, False)])
+        self.latest = 0.0  # the newest joint-state stamp: the time of unstamped messages
         self.robot = load_robot()
         kin = load_kinematics(self.robot.urdf_path)
         self.rec = sinks.new_recording("live")
@@ -109,30 +118,47 @@ class ViewNode(Node):
         self.reported_end = None
         self.bad_messages = 0
 
-        self.create_subscription(JointState, "joint_states", self._on_joint_state, SENSOR,
-                                 raw=True)
-        self.create_subscription(JointState, "policy/torque_request", self._on_request, SENSOR,
-                                 raw=True)
-        self.create_subscription(Float64MultiArray, "effort_controller/commands",
-                                 self._on_command, SENSOR, raw=True)
+        # subscriptions on a node the executor never spins; _poll takes what has arrived
+        self.inputs = Node(f"{self.get_name()}_inputs", namespace=self.get_namespace(),
+                           context=self.context, use_global_arguments=False,
+                           start_parameter_services=False, enable_rosout=False)
+        self.subs = []
+
+        def sub(msg_type, topic, handler, qos, raw=False):  # handler: called by _poll only
+            s = self.inputs.create_subscription(msg_type, topic, handler, qos, raw=raw)
+            self.subs.append((s, handler))
+
+        sub(JointState, "joint_states", self._on_joint_state, SENSOR, raw=True)
+        sub(JointState, "policy/torque_request", self._on_request, SENSOR, raw=True)
+        sub(Float64MultiArray, "effort_controller/commands", self._on_command, SENSOR, raw=True)
         for cam in self.robot.camera_names:
-            self.create_subscription(Image, f"{cam}/image_raw",
-                                     lambda msg, c=cam: self._on_image(c, msg), SENSOR, raw=True)
-        self.create_subscription(String, "safety/events", self._on_event, EVENTS)
-        self.create_subscription(String, "episode/start", self._on_episode, LATCHED)
+            sub(Image, f"{cam}/image_raw", lambda msg, c=cam: self._on_image(c, msg), SENSOR,
+                raw=True)
+        sub(String, "safety/events", self._on_event, EVENTS)
+        sub(String, "episode/start", self._on_episode, LATCHED)
         for side in ("left", "right"):
-            self.create_subscription(PoseStamped, f"teleop/{side}_wrist_target",
-                                     lambda msg, s=side: self._on_target(s, msg), SENSOR)
-        self.create_subscription(Bool, "teleop/deadman", self._on_deadman, SENSOR)
-        self.create_subscription(DiagnosticArray, "diagnostics", self._on_diagnostics, SENSOR)
-        self.create_timer(FLUSH_PERIOD_S, self.view.flush,
-                          clock=Clock(clock_type=ClockType.STEADY_TIME))
+            sub(PoseStamped, f"teleop/{side}_wrist_target",
+                lambda msg, s=side: self._on_target(s, msg), SENSOR)
+        sub(Bool, "teleop/deadman", self._on_deadman, SENSOR)
+        sub(DiagnosticArray, "diagnostics", self._on_diagnostics, SENSOR)
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(POLL_PERIOD_S, self._poll, clock=steady)
+        self.create_timer(FLUSH_PERIOD_S, self.view.flush, clock=steady)
         log.info(f"showing the robot, {len(self.robot.camera_names)} cameras, joint series at "
                  f"{p['rate_hz']:g} Hz and the safety events"
                  + (f"; saving to {p['save']}" if p["save"] else ""))
 
+    def _poll(self) -> None:
+        """Take every message waiting on each subscription, oldest first."""
+        for sub, handler in self.subs:
+            with sub.handle:
+                while (taken := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
+                    handler(taken[0])
+
     def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        """The time of an unstamped message: the newest joint state's stamp (sim time in the
+        sim stack), or wall time before any joint state."""
+        return self.latest or self.get_clock().now().nanoseconds * 1e-9
 
     def _stamp(self, data: bytes) -> float:
         """A message's header stamp; the node's clock for an unstamped (zero) one."""
@@ -145,6 +171,7 @@ class ViewNode(Node):
     # raw subscriptions: the stamp is read first, the rest decoded only for kept samples
     def _on_joint_state(self, data: bytes) -> None:
         try:
+            self.latest = cdr.header_stamp(data) or self.latest
             if not self.view.joints.due(self._stamp(data)):
                 return
             _stamp, names, q, v, _e = cdr.read_joint_state(data, self._names)
@@ -172,7 +199,7 @@ class ViewNode(Node):
             self.view.request(stamp, tau)
 
     def _on_command(self, data: bytes) -> None:
-        now = self._now()  # no header: the node's clock
+        now = self._now()  # no header: the time of the state it answers
         if not self.view.commands.due(now):
             return
         try:
@@ -232,7 +259,9 @@ class ViewNode(Node):
 
     def close(self) -> None:
         """Write what is buffered; complete the .rrd."""
+        self._poll()
         self.view.flush()
+        self.inputs.destroy_node()
         if self.rrd is not None:
             path = self.rrd.commit()
             self.get_logger().info(f"wrote {path}")
