@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from humanoid_manip.commands._args import (
+    non_negative_float,
     non_negative_int,
     output_file,
     positive_int,
@@ -27,7 +28,7 @@ def add_arguments(p) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing --video file")
     p.add_argument("--video-size", type=positive_int, default=None, metavar="PX",
                    help="video frame side in pixels (default: robot.yaml's image size)")
-    p.add_argument("--takeover-after", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--takeover-after", type=non_negative_float, default=None, metavar="SECONDS",
                    help="the takeover test: the expert acts until SECONDS, then for 0.5 s smooth "
                         "random torques (10%% of each joint's effort limit) perturb it, then a "
                         "newly built expert takes over from the state it finds")
