@@ -13,6 +13,7 @@ NODES = [  # "name = humanoid_manip.nodes.module:main", installed as ROS executa
     "keyboard_driver = humanoid_manip.nodes.keyboard_driver:main",
     "replay_driver = humanoid_manip.nodes.replay_driver:main",
     "reset_motion_node = humanoid_manip.nodes.reset_motion_node:main",  # needs moveit_py
+    "view_node = humanoid_manip.nodes.view_node:main",
 ]
 
 setup(

@@ -7,6 +7,7 @@ import os
 import sys
 
 from humanoid_manip import __version__
+from humanoid_manip.commands._args import check_outputs
 from humanoid_manip.errors import HumanoidManipError
 
 # One module per verb; each defines HELP, add_arguments(parser) and run(args) -> int.
@@ -14,8 +15,15 @@ COMMANDS = ("robot", "demo", "up", "data", "collect", "teleop", "tasks", "expert
             "eval", "flywheel", "reset")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (and where to look), not the usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="humanoid-manip",
         description="Bimanual humanoid manipulation driven by one learned "
                     "pixels-to-torque policy: robot description, simulation, safety monitor, "
@@ -34,11 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")  # offscreen rendering without a display
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a bad command line (told on stderr), --help or --version
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
     try:
+        check_outputs(args)
         return int(args._run(args) or 0)
     except HumanoidManipError as exc:
         print(f"humanoid-manip {args.command}: error: {exc}", file=sys.stderr)

@@ -16,6 +16,17 @@ if ! command -v check_urdf >/dev/null 2>&1; then
   fi
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then
+  # headless Chromium for the viewer's browser check (test/test_viz_browser.py skips without it)
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (the viewer's browser check) with apt-get"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+      >/dev/null 2>&1 || echo "setup: warning: could not install chromium; the browser check will be skipped"
+  else
+    echo "setup: note: chromium not found; 'sudo apt-get install chromium' enables the viewer's browser check"
+  fi
+fi
+
 stamp="$VENV/.humanoid_manip-setup"
 want=$(cat requirements.txt requirements-train.txt constraints.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/humanoid-manip" ]; then

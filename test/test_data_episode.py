@@ -137,6 +137,21 @@ def test_a_killed_writer_leaves_a_recoverable_file(tmp_path):
     with AnyReader([recovered]) as reader:
         assert {c.topic for c in reader.connections} >= {"/joint_states", METADATA_TOPIC}
 
+    # a second recover never replaces the first, nor a complete episode, without --force
+    recovered_bytes = recovered.read_bytes()
+    with pytest.raises(EpisodeFileError, match="exists"):
+        recover(path)
+    other = tmp_path / "complete.mcap"
+    other.write_bytes(b"a complete episode")
+    with pytest.raises(EpisodeFileError, match="exists"):
+        recover(path, other)
+    assert other.read_bytes() == b"a complete episode"
+    assert recovered.read_bytes() == recovered_bytes
+    assert recover(path, other, force=True)[0] == other
+    assert read_episode(other).t.size == ep.t.size
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "complete.mcap", "killed.mcap", "killed.recovered.mcap"]  # no partial file
+
 
 def test_recover_refuses_nonsense(tmp_path):
     junk = tmp_path / "junk.mcap"

@@ -7,7 +7,12 @@ import pytest
 
 from humanoid_manip.cli import main
 from humanoid_manip.data.episode import EpisodeWriter
-from humanoid_manip.data.inspect import dataset_summary, format_summary, inspect_episode
+from humanoid_manip.data.inspect import (
+    dataset_summary,
+    format_summary,
+    group_figure,
+    inspect_episode,
+)
 from humanoid_manip.data.schema import episode_metadata
 from humanoid_manip.data.synth import write_synthetic
 
@@ -43,7 +48,8 @@ def test_summary_counts_tasks_sources_durations_and_success(dataset):
 def test_one_episode_plots_sheet_and_video(dataset, tmp_path, robot):
     files = inspect_episode(dataset / "b.mcap", tmp_path / "out", robot=robot)
     names = sorted(f.name for f in files)
-    assert names == ["cameras.mp4", "contact_sheet.png", "joint_positions.png", "torques.png"]
+    assert names == ["cameras.mp4", "contact_sheet.png", "joint_positions.png",
+                     "joint_velocities.png", "torques.png"]
     for f in files:
         if f.suffix == ".png":
             assert f.read_bytes()[:8] == PNG and f.stat().st_size > 10_000
@@ -62,3 +68,29 @@ def test_cli(dataset, tmp_path, capsys):
                  "--no-video"]) == 0
     out = capsys.readouterr().out
     assert "episodes" in out and "contact_sheet.png" in out and "cameras.mp4" not in out
+
+
+def test_plots_name_every_joint_give_units_and_mark_interventions(robot):
+    """A panel per group, a legend entry per joint, units on the axis, safety events on the
+    panels of the joints they name (and on every panel when they name none)."""
+    t = np.linspace(0, 1, 11)
+    values = np.zeros((11, robot.n))
+    events = [{"type": "torque_limit", "joints": ["left_elbow"]},
+              {"type": "estop", "joints": []}]
+    fig = group_figure("x", robot, "N·m", [("applied", t, values, "-"),
+                                           ("requested", t, values, "--")], events, [0.2, 0.6])
+    axes = fig.axes
+    assert len(axes) == len(robot.groups)
+    for ax, (group, names) in zip(axes, robot.groups.items()):
+        assert group in ax.get_ylabel() and "(N·m)" in ax.get_ylabel()
+        labels = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert len(labels) == len(names)  # one per joint, the dashed twin unlabelled
+        assert all(name.endswith(label) for name, label in zip(names, labels))
+        markers = [line for line in ax.lines if line.get_marker() == "v"]
+        assert len(markers) == (2 if group == "left_arm" else 1)
+    legend = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert "safety: torque limit" in legend and "safety: estop" in legend
+    assert "applied" in legend and "requested" in legend
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

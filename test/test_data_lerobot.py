@@ -113,6 +113,24 @@ def test_cli_and_refusals(exported, tmp_path, capsys):
     with pytest.raises(DatasetError, match="exists"):
         export_lerobot(d / "src", d / "out")
     assert main(["data", "export-lerobot", str(tmp_path / "none"), str(tmp_path / "y")]) == 2
+    help_text = subprocess.run([sys.executable, "-m", "humanoid_manip", "data", "--help"],
+                               capture_output=True, text=True, timeout=60).stdout
+    assert "v2.1" in help_text and "v3.0: parquet" not in help_text  # says what it writes
+
+
+def test_a_failed_export_leaves_nothing_and_the_retry_works(exported, tmp_path, robot):
+    """Every episode unreadable: an error, and no OUT/ (nor a hidden partial) to block a retry."""
+    d, _ = exported
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.mcap").write_bytes(b"not an episode")
+    with pytest.raises(DatasetError, match="could be exported"):
+        export_lerobot(bad, tmp_path / "out", robot=robot)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad"]
+    write_synthetic(bad / "a.mcap", robot, 0.3, seed=4)
+    info = export_lerobot(bad, tmp_path / "out", robot=robot)
+    assert info["total_episodes"] == 1 and (tmp_path / "out" / "meta" / "info.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "out"]
 
 
 LOADER = textwrap.dedent("""

@@ -158,7 +158,7 @@ def test_cli_table_and_exit_code(dataset, capsys, tmp_path, robot):
     data = json.loads(capsys.readouterr().out)
     assert data["episodes"] == ["clean.mcap"]
     assert main(["data", "validate", str(tmp_path / "nothing")]) == 2
-    assert "no such episode file" in capsys.readouterr().err
+    assert "nothing' does not exist" in capsys.readouterr().err  # refused as it is read
 
 
 def test_fix_writes_trimmed_copies_and_leaves_originals(tmp_path, robot):

@@ -473,6 +473,17 @@ def test_up_starts_another_packages_node_where_a_ros_install_has_it(tmp_path, mo
                                                     "--params-file"]
 
 
+def test_the_view_node_is_optional_in_the_sim_stack(launch_api):
+    """`up sim --view` and `ros2 launch … view:=true` add view_node; by default it is off."""
+    sim = LAUNCH_DIR / "sim.launch.py"
+    assert "view_node" not in [s.executable for s in describe(sim)]
+    launched = describe(sim, {"view": "true"})
+    assert _as_up(launched) == _up("sim", {"view": "true"})
+    view = [s for s in launched if s.executable == "view_node"]
+    assert len(view) == 1 and view[0].parameters["use_sim_time"] is True
+    assert "view_node" not in [n.executable for n in resolve(load_stack("sim"))]
+
+
 def test_only_the_sim_stack_can_arm_the_monitor_at_start():
     """`up sim --enable` arms the monitor for demos; hardware always needs an operator."""
     monitor = {n.name: n for n in resolve(load_stack("sim"), {"enable": True})}["safety_monitor"]

@@ -188,7 +188,7 @@ def test_cli_export_mjcf_writes_a_loadable_model(tmp_path, robot):
 def test_cli_bad_input_is_an_error_message_not_a_traceback(tmp_path, robot):
     out = _cli("robot", "--urdf", str(tmp_path / "missing.urdf"))
     assert out.returncode == 2
-    assert "URDF not found" in out.stderr and "Traceback" not in out.stderr
+    assert "missing.urdf' does not exist" in out.stderr and "Traceback" not in out.stderr
     cfg = _robot_yaml_copy(tmp_path, robot, {"left_elbow,": "left_elbo,"})
     out = _cli("robot", "--robot-config", str(cfg), "--urdf", str(robot.urdf_path))
     assert out.returncode == 2 and "left_elbo" in out.stderr and "Traceback" not in out.stderr

@@ -1,21 +1,34 @@
 """`humanoid-manip collect`: scripted demonstrations through the teleop path, recorded."""
 from __future__ import annotations
 
+from humanoid_manip.commands._args import (
+    non_negative_int,
+    output_dir,
+    output_file,
+    positive_int,
+    task_name,
+)
+
 HELP = ("record scripted-expert demonstrations through the teleop path (IK, retargeting, "
         "PD + gravity comp, safety monitor) as MCAP episodes")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--task", required=True, help="task name (see config/tasks.yaml)")
-    p.add_argument("--episodes", type=int, default=1, help="how many episodes (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="first episode's seed; then seed+1, …")
-    p.add_argument("--out", required=True, help="folder for the episode files")
+    p.add_argument("--task", required=True, type=task_name,
+                   help="task name (see config/tasks.yaml)")
+    p.add_argument("--episodes", type=positive_int, default=1,
+                   help="how many episodes (default 1)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="first episode's seed; then seed+1, …")
+    p.add_argument("--out", required=True, type=output_dir, help="folder for the episode files")
     p.add_argument("--no-render", action="store_true",
                    help="skip the cameras (faster; the episodes then have no images)")
     p.add_argument("--no-safety", action="store_true",
                    help="apply the teleop torques directly instead of through the safety "
                         "monitor core")
-    p.add_argument("--json", metavar="FILE", help="also write a JSON summary here")
+    p.add_argument("--json", metavar="FILE", type=output_file,
+                   help="also write a JSON summary here")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
 
 
 def run(args) -> int:
@@ -75,5 +88,9 @@ def run(args) -> int:
     print(f"{summary['successes']}/{summary['episodes']} successful, "
           f"{summary['episodes_per_minute']:.2f} episodes/min, into {Path(args.out)}")
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
+        try:
+            Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")
+        except OSError as exc:
+            raise HumanoidManipError(f"cannot write --json {args.json}: {exc.strerror} (the "
+                                     f"episodes are in {args.out})") from None
     return 0

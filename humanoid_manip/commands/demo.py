@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import time
 
+from humanoid_manip.commands._args import positive_float
+
 HELP = ("simulate the humanoid held still by the safety monitor in HOLD (gravity compensation + "
         "damping) and report what happened")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--duration", type=float, default=5.0, help="simulated seconds (default 5)")
+    p.add_argument("--duration", type=positive_float, default=5.0,
+                   help="simulated seconds (default 5)")
 
 
 def run(args) -> int:

@@ -5,19 +5,30 @@ import json
 import sys
 from pathlib import Path
 
+from humanoid_manip.commands._args import (
+    non_negative_float,
+    non_negative_int,
+    output_file,
+    positive_int,
+    task_name,
+)
 from humanoid_manip.errors import HumanoidManipError
 
 HELP = "run a task's scripted expert on seeds S, S+1, ... and report success per episode"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--task", required=True, help="task name (see `humanoid-manip tasks`)")
-    p.add_argument("--episodes", type=int, default=1, help="number of episodes (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--video", metavar="FILE", help="write an MP4 of the head camera")
-    p.add_argument("--video-size", type=int, default=None, metavar="PX",
+    p.add_argument("--task", required=True, type=task_name,
+                   help="task name (see `humanoid-manip tasks`)")
+    p.add_argument("--episodes", type=positive_int, default=1,
+                   help="number of episodes (default 1)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="first seed (default 0)")
+    p.add_argument("--video", metavar="FILE", type=output_file,
+                   help="write an MP4 of the head camera")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --video file")
+    p.add_argument("--video-size", type=positive_int, default=None, metavar="PX",
                    help="video frame side in pixels (default: robot.yaml's image size)")
-    p.add_argument("--takeover-after", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--takeover-after", type=non_negative_float, default=None, metavar="SECONDS",
                    help="the takeover test: the expert acts until SECONDS, then for 0.5 s smooth "
                         "random torques (10%% of each joint's effort limit) perturb it, then a "
                         "newly built expert takes over from the state it finds")
@@ -45,7 +56,10 @@ class _Video:
             raise HumanoidManipError(f"cannot write video {path}: {exc}") from None
 
     def __call__(self, images: dict) -> None:
-        self.writer.send(images["head_camera"].tobytes())
+        try:
+            self.writer.send(images["head_camera"].tobytes())
+        except (OSError, RuntimeError) as exc:  # ffmpeg gone: a full disk, a removed folder
+            raise HumanoidManipError(f"cannot write the video: {exc}") from None
 
     def close(self) -> None:
         self.writer.close()

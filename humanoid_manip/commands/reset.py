@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from humanoid_manip.commands._args import positive_float
+
 HELP = ("before an episode on the robot: bring both arms to the start pose along a "
         "collision-free path planned with moveit_py, executed as torque requests through the "
         "safety monitor (needs moveit_py and a running robot or sim stack)")
@@ -11,9 +13,9 @@ HELP = ("before an episode on the robot: bring both arms to the start pose along
 def add_arguments(p) -> None:
     p.add_argument("--enable", action="store_true",
                    help="ask the safety monitor to arm (/safety_monitor/enable) before moving")
-    p.add_argument("--tolerance", type=float, default=0.02,
+    p.add_argument("--tolerance", type=positive_float, default=0.02,
                    help="rad: done when every joint of the path is this close (default 0.02)")
-    p.add_argument("--settle-timeout", type=float, default=5.0,
+    p.add_argument("--settle-timeout", type=positive_float, default=5.0,
                    help="s after the path's end to reach the tolerance, else exit 1")
 
 

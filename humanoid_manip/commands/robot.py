@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from humanoid_manip.commands._args import existing_file, output_file
 from humanoid_manip.errors import HumanoidManipError
 
 HELP = "show the robot's joints in canonical order (SI units) or export its MuJoCo model"
@@ -12,9 +13,13 @@ HELP = "show the robot's joints in canonical order (SI units) or export its MuJo
 
 def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print {'joints': [...]} as JSON")
-    p.add_argument("--export-mjcf", metavar="FILE", help="write the compiled MuJoCo model (MJCF)")
-    p.add_argument("--robot-config", metavar="YAML", help="robot.yaml to use (default: config/)")
-    p.add_argument("--urdf", metavar="FILE", help="URDF to use instead of robot.yaml's")
+    p.add_argument("--export-mjcf", metavar="FILE", type=output_file,
+                   help="write the compiled MuJoCo model (MJCF)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --export-mjcf")
+    p.add_argument("--robot-config", metavar="YAML", type=existing_file,
+                   help="robot.yaml to use (default: config/)")
+    p.add_argument("--urdf", metavar="FILE", type=existing_file,
+                   help="URDF to use instead of robot.yaml's")
 
 
 def run(args) -> int:

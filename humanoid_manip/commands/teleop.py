@@ -1,6 +1,15 @@
 """`humanoid-manip teleop`: a human (or a recorded stream) drives the simulated robot, recorded."""
 from __future__ import annotations
 
+from humanoid_manip.commands._args import (
+    existing_file,
+    non_negative_float,
+    non_negative_int,
+    output_dir,
+    positive_float,
+    task_name,
+)
+
 HELP = ("teleoperate the simulated robot with a device (keyboard, or a recorded hand stream) "
         "and record the session as an episode")
 
@@ -8,15 +17,17 @@ HELP = ("teleoperate the simulated robot with a device (keyboard, or a recorded 
 def add_arguments(p) -> None:
     p.add_argument("--device", required=True, choices=("keyboard", "replay"),
                    help="keyboard (terminal keys) or replay (a .jsonl/.csv hand stream)")
-    p.add_argument("file", nargs="?", help="the hand-stream file, for --device replay")
-    p.add_argument("--task", default=None, help="task (default: config/stack.yaml's)")
-    p.add_argument("--seed", type=int, default=None, help="the episode's seed")
-    p.add_argument("--out", default="episodes", help="folder for the episode (default "
-                                                      "episodes/)")
+    p.add_argument("file", nargs="?", type=existing_file,
+                   help="the hand-stream file, for --device replay")
+    p.add_argument("--task", default=None, type=task_name,
+                   help="task (default: config/stack.yaml's)")
+    p.add_argument("--seed", type=non_negative_int, default=None, help="the episode's seed")
+    p.add_argument("--out", default="episodes", type=output_dir,
+                   help="folder for the episode (default episodes/)")
     p.add_argument("--operator", default="", help="who is operating (recorded)")
-    p.add_argument("--speed", type=float, default=None, help="replay speed factor")
-    p.add_argument("--real-time-factor", dest="real_time_factor", type=float, default=None,
-                   help="sim speed cap (default 1)")
+    p.add_argument("--speed", type=positive_float, default=None, help="replay speed factor")
+    p.add_argument("--real-time-factor", dest="real_time_factor", type=non_negative_float,
+                   default=None, help="sim speed cap, 0 = none (default 1)")
 
 
 def run(args) -> int:

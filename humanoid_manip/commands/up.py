@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,33 +11,45 @@ import threading
 import time
 from pathlib import Path
 
+from humanoid_manip.commands._args import (
+    existing_file,
+    non_negative_float,
+    non_negative_int,
+    task_name,
+)
+
 HELP = ("start a stack (sim, hardware, teleop) as the launch files would, without a ROS install; "
         "runs until Ctrl-C or --duration")
 
 # Options for the stack arguments of config/stack.yaml (also settable as --arg NAME:=VALUE).
-OPTIONS = ("policy", "task", "seed", "real_time_factor", "enable", "namespace",
+OPTIONS = ("policy", "task", "seed", "real_time_factor", "enable", "view", "namespace",
            "use_sim_time")
 
 
 def add_arguments(p) -> None:
     p.add_argument("stack", nargs="?", default="sim",
                    help="which stack of config/stack.yaml: sim (default), hardware, teleop")
-    p.add_argument("--policy", metavar="ONNX", help="policy file (default: config/policy.yaml "
-                   "model, the shipped policies/default.onnx)")
-    p.add_argument("--task", help="task name (default: config/stack.yaml)")
-    p.add_argument("--seed", help="first episode's seed")
-    p.add_argument("--real-time-factor", dest="real_time_factor",
+    p.add_argument("--policy", metavar="ONNX", type=existing_file,
+                   help="policy file (default: config/policy.yaml model, the shipped "
+                        "policies/default.onnx)")
+    p.add_argument("--task", type=task_name, help="task name (default: config/stack.yaml)")
+    p.add_argument("--seed", type=non_negative_int, help="first episode's seed")
+    p.add_argument("--real-time-factor", dest="real_time_factor", type=non_negative_float,
                    help="sim speed cap, 0 = as fast as it can (default 1)")
     p.add_argument("--enable", action="store_const", const="true",
                    help="arm the safety monitor as soon as joint states arrive, so the policy "
                         "drives the robot (sim stack; hardware needs an explicit ~/enable)")
+    p.add_argument("--view", action="store_const", const="true",
+                   help="also run view_node: the stack in Rerun's web viewer at "
+                        "http://127.0.0.1:9090 (sim stack; it only subscribes)")
     p.add_argument("--namespace", help="ROS namespace for every node")
-    p.add_argument("--use-sim-time", dest="use_sim_time", metavar="true|false")
+    p.add_argument("--use-sim-time", dest="use_sim_time", choices=("true", "false"))
     p.add_argument("--arg", action="append", default=[], metavar="NAME:=VALUE",
                    help="any stack argument, as for ros2 launch")
-    p.add_argument("--duration", type=float, default=0.0,
-                   help="stop after this many wall-clock seconds (default: until Ctrl-C)")
-    p.add_argument("--stack-config", metavar="YAML", help="stack description (default: config/)")
+    p.add_argument("--duration", type=non_negative_float, default=0.0,
+                   help="stop after this many wall-clock seconds (default 0: until Ctrl-C)")
+    p.add_argument("--stack-config", metavar="YAML", type=existing_file,
+                   help="stack description (default: config/)")
     p.add_argument("--print", dest="print_only", action="store_true",
                    help="print the commands and parameters, start nothing")
 
@@ -44,7 +57,8 @@ def add_arguments(p) -> None:
 def _values(args, stack) -> dict:
     from humanoid_manip.errors import ConfigError
 
-    texts = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
+    texts = {name: str(getattr(args, name)) for name in OPTIONS
+             if getattr(args, name) is not None}
     for item in args.arg:
         if ":=" not in item:
             raise ConfigError(f"--arg {item!r}: write NAME:=VALUE")
@@ -53,6 +67,23 @@ def _values(args, stack) -> dict:
     if texts.get("policy"):
         texts["policy"] = str(Path(texts["policy"]).expanduser().resolve())
     return {k: stack.argument(k).parse(v) for k, v in texts.items()}
+
+
+def _shown(node, cmd: list[str]) -> str:
+    """A node's command line with its parameters as -p NAME:=VALUE (the parameter file `up`
+    writes is temporary), ready to paste into a shell."""
+    import shlex
+
+    def text(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if len(str(v)) > 200:  # robot_description: the URDF's text
+            return f"<{len(str(v))} characters>"
+        return shlex.quote(str(v)) if v != "" else "''"
+
+    i = cmd.index("--params-file")
+    params = [f"-p {k}:={text(v)}" for k, v in node.parameters.items()]
+    return " ".join([shlex.join(cmd[:i]), *params, shlex.join(cmd[i + 2:])]).rstrip()
 
 
 class _Child:
@@ -80,13 +111,7 @@ class _Child:
 
 
 def run(args) -> int:
-    from humanoid_manip.stack import (
-        executable_path,
-        load_stack,
-        node_command,
-        params_yaml,
-        resolve,
-    )
+    from humanoid_manip.stack import executable_path, load_stack, resolve
 
     stack = load_stack(args.stack, args.stack_config)
     nodes = resolve(stack, _values(args, stack))
@@ -97,6 +122,15 @@ def run(args) -> int:
         print(f"up {stack.name}: this stack has no nodes yet ({stack.description})")
         return 0
     tmp = Path(tempfile.mkdtemp(prefix=f"humanoid_manip_up_{stack.name}_"))
+    try:
+        return _start(args, stack, nodes, absent, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the nodes read their parameters at start
+
+
+def _start(args, stack, nodes, absent, tmp: Path) -> int:
+    from humanoid_manip.stack import node_command, params_yaml
+
     commands = []
     for node in nodes:
         pf = tmp / f"{node.name}.params.yaml"
@@ -109,8 +143,8 @@ def run(args) -> int:
         print(f"  {node.name:<20} not started: {node.package}/{node.executable} is not installed "
               "here (ros2 launch starts it from a ROS 2 install)")
     if args.print_only:
-        for _, cmd in commands:
-            print(" ".join(cmd))
+        for node, cmd in commands:
+            print(_shown(node, cmd))
         return 0
 
     env = dict(os.environ)

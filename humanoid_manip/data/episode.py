@@ -160,6 +160,7 @@ class Episode:
     # camera -> (times, frames N×H×W×3)
     images: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
+    event_t: np.ndarray = field(default_factory=lambda: np.zeros(0))  # events' log times, s
     counts: dict[str, int] = field(default_factory=dict)
     stamp: np.ndarray = field(default_factory=lambda: np.zeros(0))  # joint state header stamps
     image_t: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> frame times, s
@@ -207,6 +208,7 @@ def read_episode(path: str | os.PathLike, images: bool = True,
     js_t, js_s, js_q, js_v, js_e = [], [], [], [], []
     cmd_t, cmd = [], []
     req_t, req = [], []
+    ev_t = []
     cams: dict[str, tuple[list, list, list]] = {}
     factory = DecoderFactory()
     decoders: dict[int, Any] = {}
@@ -285,6 +287,7 @@ def read_episode(path: str | os.PathLike, images: bool = True,
                     req.append(msg.effort)
                 elif topic == "/safety/events":
                     ep.events.append(json.loads(msg.data))
+                    ev_t.append(t)
                 elif topic.endswith("/image_raw"):
                     frame = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height,
                                                                             msg.width, 3)
@@ -307,6 +310,7 @@ def read_episode(path: str | os.PathLike, images: bool = True,
                                                  arr(js_e))
     ep.stamp = np.asarray(js_s)
     ep.command_t, ep.command = np.asarray(cmd_t), arr(cmd)
+    ep.event_t = np.asarray(ev_t)
     ep.request_t, ep.request = np.asarray(req_t), arr(req)
     ep.image_t = {c: np.asarray(ts) for c, (ts, _s, _f) in cams.items()}
     ep.image_stamp = {c: np.asarray(s) for c, (_t, s, _f) in cams.items()}
@@ -320,15 +324,17 @@ def read_episode(path: str | os.PathLike, images: bool = True,
     return ep
 
 
-def recover(src: str | os.PathLike, dst: str | os.PathLike | None = None) -> tuple[Path, int]:
+def recover(src: str | os.PathLike, dst: str | os.PathLike | None = None,
+            force: bool = False) -> tuple[Path, int]:
     """Rewrite a truncated episode (a killed recorder) up to its last complete chunk.
 
-    Returns the recovered file and the number of messages kept; the original is left as it is.
+    Returns the recovered file and the number of messages kept; the original is left as it is,
+    and an existing destination is never replaced unless force (it may be a complete episode).
+    The file appears only once complete: a failure leaves nothing behind.
     """
     from mcap.exceptions import McapError
     from mcap.records import Channel, Message, Schema
     from mcap.stream_reader import StreamReader
-    from mcap.writer import Writer
 
     src = Path(src)
     if not src.is_file():
@@ -336,6 +342,11 @@ def recover(src: str | os.PathLike, dst: str | os.PathLike | None = None) -> tup
     dst = Path(dst) if dst else src.with_name(src.stem + ".recovered.mcap")
     if dst.resolve() == src.resolve():
         raise EpisodeFileError("recover writes a new file; give a destination, not the source")
+    if dst.exists() and not force:
+        raise EpisodeFileError(f"{dst} exists; recover never replaces a file unless --force "
+                               "is given (choose another -o)")
+    if dst.is_dir():
+        raise EpisodeFileError(f"{dst} is a folder; give a file name")
     schemas: dict[int, Schema] = {}
     channels: dict[int, Channel] = {}
     messages: list[Message] = []
@@ -352,7 +363,21 @@ def recover(src: str | os.PathLike, dst: str | os.PathLike | None = None) -> tup
             pass  # the truncated tail: everything read so far came from complete records
     if not channels:
         raise EpisodeFileError(f"{src}: no complete chunk to recover")
-    with open(dst, "wb") as out:
+    partial = dst.with_name(f".{dst.name}.partial")
+    try:
+        _write_recovered(partial, src, schemas, channels, messages)
+        os.replace(partial, dst)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise EpisodeFileError(f"cannot write {dst}: {exc}") from None
+    return dst, len(messages)
+
+
+def _write_recovered(path: Path, src: Path, schemas, channels, messages) -> None:
+    from mcap.writer import Writer
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as out:
         w = Writer(out, chunk_size=CHUNK_BYTES)
         w.start(profile="ros2", library="humanoid_manip recover")
         schema_ids = {sid: w.register_schema(s.name, s.encoding, s.data)
@@ -367,4 +392,3 @@ def recover(src: str | os.PathLike, dst: str | os.PathLike | None = None) -> tup
         metadata = {"recovered_from": str(src), "messages_kept": len(messages)}
         w.add_metadata(METADATA_RECORD + ".recovered", {"json": json.dumps(metadata)})
         w.finish()
-    return dst, len(messages)

@@ -98,27 +98,85 @@ def format_summary(s: dict[str, Any]) -> str:
     return "\n".join(f"{k:<{w}}  {v}" for k, v in rows)
 
 
-def _group_plot(path: Path, title: str, t: np.ndarray, values: np.ndarray, robot,
-                ylabel: str) -> Path:
+# Marker colours of the safety monitor's event types in the plots; stops and faults in red.
+EVENT_COLORS = {"mode": "0.35", "torque_limit": "tab:orange", "rate_limit": "tab:olive",
+                "position_soft_limit": "tab:purple", "velocity_limit": "tab:cyan",
+                "workspace": "tab:brown", "self_collision": "tab:pink",
+                "request_rejected": "tab:gray", "request_timeout": "tab:gray"}
+STOP_EVENTS = {"position_hard_limit", "joint_state_timeout", "foreign_publisher", "estop"}
+
+
+def _short(joint: str, group: str) -> str:
+    """left_index_pip -> index_pip in the left_hand panel (the side is in the panel's name)."""
+    side = group.split("_")[0] + "_"
+    return joint[len(side):] if joint.startswith(side) and side != "head_" else joint
+
+
+def _mark_events(ax, events, times, group_joints: set[str], seen: dict) -> None:
+    """Safety events as triangles along the panel's top edge: those naming a joint of this
+    panel, and those naming none (mode changes, stops); colour by type."""
+    trans = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    for e, t in zip(events, times):
+        joints = set(e.get("joints") or [])
+        if joints and not joints & group_joints:
+            continue
+        kind = str(e.get("type", "?"))
+        color = "red" if kind in STOP_EVENTS else EVENT_COLORS.get(kind, "black")
+        if kind in STOP_EVENTS:
+            ax.axvline(t, color="red", linewidth=1.2, alpha=0.8)
+        ax.plot([t], [0.97], marker="v", markersize=5, color=color, transform=trans,
+                clip_on=False, linestyle="none")
+        seen.setdefault(kind, color)
+
+
+def _group_plot(path: Path, title: str, robot, unit: str, series, events=(),
+                event_times=()) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = group_figure(title, robot, unit, series, events, event_times)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def group_figure(title: str, robot, unit: str, series, events=(), event_times=()):
+    """One panel per joint group, a named line per joint, the y axis in `unit`; `series` is
+    [(label, t, values T×n canonical, line style)]; safety events marked on top of each panel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     groups = list(robot.groups)
-    fig, axes = plt.subplots(len(groups), 1, figsize=(11, 2.2 * len(groups)), sharex=True)
+    fig, axes = plt.subplots(len(groups), 1, figsize=(13, 2.6 * len(groups)), sharex=True)
+    seen: dict[str, str] = {}
     for ax, g in zip(axes, groups):
         idx = robot.group_indices(g)
-        if values.size and values.shape[1] == robot.n:
-            ax.plot(t, values[:, idx], linewidth=0.8)
-        ax.set_ylabel(f"{g}\n{ylabel}", fontsize=8)
+        names = [robot.names[i] for i in idx]
+        colors = plt.get_cmap("tab20" if len(idx) > 10 else "tab10")(np.arange(len(idx)) % 20)
+        for _label, t, values, style in series:
+            if not values.size or values.ndim != 2 or values.shape[1] != robot.n:
+                continue
+            for k, i in enumerate(idx):
+                ax.plot(t, values[:, i], linewidth=0.9, linestyle=style, color=colors[k],
+                        label=_short(names[k], g) if style == "-" else None)
+        _mark_events(ax, events, event_times, set(names), seen)
+        ax.set_ylabel(f"{g}\n({unit})", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("time (s)")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False,
+                  ncol=2 if len(idx) > 8 else 1, title=g, title_fontsize=8)
+    axes[-1].set_xlabel("time since the episode start (s)")
+    handles = [Line2D([], [], color="k", linestyle=style, label=label)
+               for label, _t, values, style in series if values.size]
+    handles += [Line2D([], [], color=c, marker="v", linestyle="none",
+                       label=f"safety: {k.replace('_', ' ')}") for k, c in sorted(seen.items())]
+    if handles:
+        fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 5), fontsize=8,
+                   frameon=False, bbox_to_anchor=(0.45, 0.985))
+    fig.suptitle(title, y=0.998)
+    fig.tight_layout(rect=(0, 0, 1, 0.975))
+    return fig
 
 
 def contact_sheet(path: Path, images: dict[str, tuple[np.ndarray, np.ndarray]], t0: float,
@@ -178,7 +236,8 @@ def camera_video(path: Path, images: dict[str, tuple[np.ndarray, np.ndarray]], f
 
 def inspect_episode(path: str | os.PathLike, out: str | os.PathLike, video: bool = True,
                     robot=None, progress: bool = False) -> list[Path]:
-    """Joint position and torque plots, a contact sheet and (video=True) an MP4, under out."""
+    """Joint position, velocity and torque plots (one panel per joint group, a named line per
+    joint, safety events marked), a contact sheet and (video=True) an MP4, under out."""
     if robot is None:
         from humanoid_manip.robot import load_robot
 
@@ -188,11 +247,15 @@ def inspect_episode(path: str | os.PathLike, out: str | os.PathLike, video: bool
     out.mkdir(parents=True, exist_ok=True)
     name = Path(path).stem
     t0 = ep.start_s
+    ev = (ep.events, np.asarray(ep.event_t) - t0)
     written = [
-        _group_plot(out / "joint_positions.png", f"{name}: joint positions", ep.t - t0,
-                    ep.position, robot, "rad"),
-        _group_plot(out / "torques.png", f"{name}: applied torques", ep.command_t - t0,
-                    ep.command, robot, "N·m"),
+        _group_plot(out / "joint_positions.png", f"{name}: joint positions", robot, "rad",
+                    [("position", ep.t - t0, ep.position, "-")], *ev),
+        _group_plot(out / "joint_velocities.png", f"{name}: joint velocities", robot, "rad/s",
+                    [("velocity", ep.t - t0, ep.velocity, "-")], *ev),
+        _group_plot(out / "torques.png", f"{name}: torques", robot, "N·m",
+                    [("applied (solid)", ep.command_t - t0, ep.command, "-"),
+                     ("requested (dashed)", ep.request_t - t0, ep.request, "--")], *ev),
     ]
     if ep.images:
         written.append(contact_sheet(out / "contact_sheet.png", ep.images, t0))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -147,9 +148,11 @@ def _jsonl(path: Path, items: list[dict]) -> None:
 def export_lerobot(dataset: str | os.PathLike, out: str | os.PathLike,
                    fps: float | None = None, repo_id: str = "local/humanoid_manip",
                    robot=None, progress: bool = False) -> dict[str, Any]:
-    """Write a LeRobot v2.1 dataset at `out` (which must not exist); returns its info.json."""
-    from tqdm import tqdm
+    """Write a LeRobot v2.1 dataset at `out` (which must not exist); returns its info.json.
 
+    The dataset is built in a hidden folder beside `out` and renamed to `out` once complete:
+    a failed or interrupted export leaves nothing that would block the retry.
+    """
     if robot is None:
         from humanoid_manip.robot import load_robot
 
@@ -157,10 +160,26 @@ def export_lerobot(dataset: str | os.PathLike, out: str | os.PathLike,
     out = Path(out)
     if out.exists():
         raise DatasetError(f"{out} exists; the export writes a new dataset root")
-    fps_i = int(round(fps if fps else robot.rates.camera_hz))
+    rate = robot.rates.camera_hz if fps is None else float(fps)
+    fps_i = int(round(rate)) if math.isfinite(rate) and rate > 0 else 0
     if fps_i <= 0:
-        raise DatasetError(f"fps must be positive, got {fps}")
+        raise DatasetError(f"fps must be a positive number, got {fps}")
     files = find_episodes(dataset)
+    work = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)  # what a killed export left
+    try:
+        info = _export(files, dataset, work, fps_i, repo_id, robot, progress)
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return info
+
+
+def _export(files: list[Path], dataset, out: Path, fps_i: int, repo_id: str, robot,
+            progress: bool) -> dict[str, Any]:
+    from tqdm import tqdm
+
     cameras = list(robot.camera_names)
     tasks: dict[str, int] = {}
     episodes, ep_stats, skipped = [], [], []

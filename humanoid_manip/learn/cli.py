@@ -6,19 +6,35 @@ import argparse
 import json
 from pathlib import Path
 
+from humanoid_manip.commands._args import (
+    existing_dir,
+    existing_file,
+    non_negative_float,
+    non_negative_int,
+    output_dir,
+    output_file,
+    policy_file,
+    positive_float,
+    positive_int,
+    task_name,
+)
+
 HELP = "train a policy by behaviour cloning on a dataset, export it to ONNX, evaluate it"
 SHIPPED = "policies/default.onnx"  # under the package share folder (see humanoid_manip.paths)
 EVAL_SEED = 1_000_000  # evaluation seeds start here; data collection counts up from 0
 
 
 def add_train_arguments(t: argparse.ArgumentParser) -> None:
-    t.add_argument("dataset", help="folder of episode files (.mcap)")
-    t.add_argument("--out", required=True, help="run folder: checkpoint, curve, policy.onnx")
-    t.add_argument("--cache", help="cache folder (default DATASET/.cache)")
-    t.add_argument("--config", help="hyperparameters (default config/train.yaml)")
-    t.add_argument("--steps", type=int, help="override steps")
-    t.add_argument("--seed", type=int, help="override seed")
-    t.add_argument("--tasks", nargs="+", help="task names the policy knows, in this order "
+    t.add_argument("dataset", type=existing_dir, help="folder of episode files (.mcap)")
+    t.add_argument("--out", required=True, type=output_dir,
+                   help="run folder: checkpoint, curve, policy.onnx")
+    t.add_argument("--cache", type=output_dir, help="cache folder (default DATASET/.cache)")
+    t.add_argument("--config", type=existing_file,
+                   help="hyperparameters (default config/train.yaml)")
+    t.add_argument("--steps", type=positive_int, help="override steps")
+    t.add_argument("--seed", type=non_negative_int, help="override seed")
+    t.add_argument("--tasks", nargs="+", type=task_name,
+                   help="task names the policy knows, in this order "
                    "(default: every registered task)")
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint "
                    "exists in --out")
@@ -27,31 +43,39 @@ def add_train_arguments(t: argparse.ArgumentParser) -> None:
 
 
 def add_export_arguments(e: argparse.ArgumentParser) -> None:
-    e.add_argument("checkpoint")
-    e.add_argument("output", help=".onnx file to write")
+    e.add_argument("checkpoint", type=existing_file)
+    e.add_argument("output", type=output_file, help=".onnx file to write")
+    e.add_argument("--force", action="store_true", help="overwrite an existing output")
 
 
 def add_eval_arguments(v: argparse.ArgumentParser) -> None:
-    v.add_argument("--policy", help="policy file, or 'default' (default: what the stack runs: "
-                   f"config/policy.yaml model, else the shipped {SHIPPED})")
-    v.add_argument("--task", required=True)
-    v.add_argument("--episodes", type=int, default=10)
-    v.add_argument("--seed", type=int, default=EVAL_SEED, help="first seed (default "
-                   f"{EVAL_SEED}); seeds the policy was trained on are refused")
-    v.add_argument("--out", help="folder for the report JSON and the videos")
-    v.add_argument("--videos", type=int, default=1, help="MP4s of the first N episodes")
-    v.add_argument("--time-limit", type=float, help="shorter episodes than config/tasks.yaml")
-    v.add_argument("--delay-steps", type=int, default=0, help="each torque request reaches the "
+    v.add_argument("--policy", type=policy_file, help="policy file, or 'default' (default: "
+                   f"what the stack runs: config/policy.yaml model, else the shipped {SHIPPED})")
+    v.add_argument("--task", required=True, type=task_name)
+    v.add_argument("--episodes", type=positive_int, default=10)
+    v.add_argument("--seed", type=non_negative_int, default=EVAL_SEED, help="first seed "
+                   f"(default {EVAL_SEED}); seeds the policy was trained on are refused")
+    v.add_argument("--out", type=output_dir, help="folder for the report JSON and the videos")
+    v.add_argument("--videos", type=non_negative_int, default=1,
+                   help="MP4s of the first N episodes")
+    v.add_argument("--time-limit", type=positive_float,
+                   help="shorter episodes than config/tasks.yaml")
+    v.add_argument("--delay-steps", type=non_negative_int, default=0,
+                   help="each torque request reaches the "
                    "safety monitor this many physics steps late (default 0: lockstep)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--force", action="store_true", help="replace an earlier report of this "
+                   "task in --out (and its videos)")
 
 
 def add_flywheel_arguments(f: argparse.ArgumentParser) -> None:
-    f.add_argument("--out", required=True, help="folder for the rounds (resumed if present)")
-    f.add_argument("--config", help="default config/train.yaml")
-    for name, kind in (("task", str), ("rounds", int), ("expert-episodes", int),
-                       ("dagger-episodes", int), ("eval-episodes", int), ("train-steps", int),
-                       ("time-limit-s", float)):
+    f.add_argument("--out", required=True, type=output_dir,
+                   help="folder for the rounds (resumed if present)")
+    f.add_argument("--config", type=existing_file, help="default config/train.yaml")
+    for name, kind in (("task", task_name), ("rounds", positive_int),
+                       ("expert-episodes", positive_int), ("dagger-episodes", non_negative_int),
+                       ("eval-episodes", positive_int), ("train-steps", positive_int),
+                       ("time-limit-s", non_negative_float)):
         f.add_argument(f"--{name}", type=kind, help="override flywheel." + name.replace("-", "_"))
     f.add_argument("--quiet", action="store_true")
 
@@ -141,6 +165,10 @@ def _eval(args: argparse.Namespace, robot) -> int:
     policy = _default_policy() if args.policy in (None, "default") else args.policy
     if not Path(policy).is_file():
         raise EvaluationError(f"policy file not found: {policy}")
+    report_file = Path(args.out or ".") / f"eval_{args.task}.json"
+    if args.out and report_file.exists() and not getattr(args, "force", False):
+        raise EvaluationError(f"{report_file} exists; pass --force to replace it or choose "
+                              "another --out")
     report = evaluate(policy, args.task, args.episodes, args.seed, out_dir=args.out,
                       videos=args.videos if args.out else 0, robot=robot,
                       progress=not args.json, time_limit_s=args.time_limit,

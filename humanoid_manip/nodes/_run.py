@@ -12,6 +12,7 @@ import sys
 import threading
 
 import rclpy
+from rclpy.exceptions import NameValidationException, ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
@@ -34,7 +35,8 @@ def run_node(factory, name: str, args=None) -> int:
         executor.add_node(node)
         while not stop.is_set() and not getattr(node, "finished", False) and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
-    except HumanoidManipError as exc:
+    except (HumanoidManipError, ParameterException, NameValidationException) as exc:
+        # a refused configuration, or a parameter of the wrong type (`-p seed:=abc`)
         print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):

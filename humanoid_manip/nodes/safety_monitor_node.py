@@ -15,6 +15,7 @@ sim steps past a policy tick only then.
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -27,7 +28,7 @@ from sensor_msgs.msg import JointState as JointStateMsg
 from std_msgs.msg import Bool, Float64MultiArray, Header, String
 from std_srvs.srv import SetBool, Trigger
 
-from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.errors import ConfigError, HumanoidManipError
 from humanoid_manip.nodes import convert
 from humanoid_manip.nodes._run import run_node, take_waiting
 from humanoid_manip.robot import load_robot
@@ -57,6 +58,10 @@ class SafetyMonitorNode(Node):
         rate = self.declare_parameter("rate_hz", float(self.robot.rates.safety_hz)).value
         graph_hz = self.declare_parameter("graph_check_hz", 2.0).value
         diag_hz = self.declare_parameter("diagnostics_hz", 1.0).value
+        for key, hz in (("rate_hz", rate), ("graph_check_hz", graph_hz),
+                        ("diagnostics_hz", diag_hz)):
+            if not (isinstance(hz, (int, float)) and math.isfinite(hz) and hz > 0):
+                raise ConfigError(f"parameter {key}: a rate > 0 Hz expected, got {hz!r}")
         # arm once, as soon as joint states arrive: for simulation demos with no operator
         self._enable_pending = bool(self.declare_parameter("enable_on_start", False).value)
         # one tick per joint state, on its stamp (simulation: the stamps are the /clock)

@@ -72,9 +72,13 @@ class SimNode(Node):
 
         self.p = p
         self.rtf_cap = float(p["real_time_factor"])
-        if self.rtf_cap < 0 or p["steps_per_tick"] < 1 or p["joint_state_every"] < 1:
+        if not self.rtf_cap >= 0 or p["steps_per_tick"] < 1 or p["joint_state_every"] < 1:
             raise HumanoidManipError("real_time_factor must be >= 0 (0 = no cap), steps_per_tick "
                                      "and joint_state_every >= 1")
+        for key in ("lockstep_timeout_s", "diagnostics_period_s", "log_period_s"):
+            value = float(p[key])
+            if not (value > 0 or key == "log_period_s" and value == 0) or value == float("inf"):
+                raise HumanoidManipError(f"parameter {key}: a time > 0 s expected, got {value!r}")
         self.sim = Simulation(p["task"], seed=int(p["seed"]), render=bool(p["render"]))
         self._seed_param_used = int(p["seed"])
         robot = self.sim.robot

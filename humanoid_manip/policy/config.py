@@ -38,7 +38,7 @@ class PolicyConfig:
             raise ValueError(f"provider {self.provider!r} is not one of {list(PROVIDERS)}")
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
-        if self.rate_hz < 0:
+        if not 0 <= self.rate_hz < float("inf"):  # NaN too
             raise ValueError(f"rate_hz must be >= 0 (0 = the file's rate), got {self.rate_hz}")
         if self.max_joint_state_age_s <= 0 or self.max_image_age_s <= 0:
             raise ValueError("max_joint_state_age_s and max_image_age_s must be > 0")
