@@ -112,3 +112,30 @@ def test_ensembling_weighs_earlier_chunks_as_act_does():
     assert out[0] == pytest.approx(1.0)
     assert out[1] == pytest.approx((w * 2.0 + 5.0) / (w + 1.0))
     assert out[2] == pytest.approx((w * w * 3.0 + w * 6.0 + 9.0) / (w * w + w + 1.0))
+
+
+def test_a_student_learns_to_see_the_teachers_state_and_exports_without_it(robot, episodes,
+                                                                           tmp_path):
+    """state_estimate: pixels -> the object state (an auxiliary loss, training only) -> the
+    teacher's layers; the exported file is a plain pixels-to-torque policy."""
+    from humanoid_manip.learn.train import sequence_loss
+    from humanoid_manip.learn.dataset import WindowSampler
+
+    student = replace(TINY_MODEL, action="residual", state_estimate=True,
+                      privileged_size=PRIVILEGED)
+    result = train_policy(tiny_train_config(model=student, steps=60), episodes[:5], robot,
+                          TASKS, tmp_path, progress=False)
+    losses = [p["loss"] for p in result.history]
+    assert np.mean(losses[-2:]) < 0.6 * losses[0], losses
+    model = result.model.eval()
+    batch = WindowSampler(episodes[5:], batch_size=2, window=8, seed=2).batch(0)
+    with torch.no_grad():
+        frames = model.pixels(torch.from_numpy(batch.frames))
+        proprio_n = model.normalize_proprio(torch.from_numpy(batch.proprio))
+        _, estimate = model.forward_sequence(frames, torch.from_numpy(batch.frame_of), proprio_n,
+                                             torch.from_numpy(batch.task), with_estimate=True)
+        assert estimate.shape == (2, 8, PRIVILEGED)
+        assert torch.isfinite(sequence_loss(model, batch))
+    path = export_checkpoint(result.checkpoint, tmp_path / "student.onnx", robot)
+    runtime = PolicyRuntime(path, robot, provider="cpu", task="task_a")
+    assert not runtime.is_teacher and runtime.contract.camera_names == robot.camera_names

@@ -42,6 +42,12 @@ class ModelConfig:
     # "privileged" (the task's object state, sim.privileged_state(): the teacher, sim only).
     observation: str = "pixels"
     privileged_size: int = 64  # the teacher's object-state input (sim.tasks.PRIVILEGED_SIZE)
+    # "pixels" only: the camera features are first turned into an estimate of the teacher's
+    # object state (trained against it: an auxiliary loss, not an output of the file), which
+    # the rest of the network reads as the teacher reads the true state, so a student can
+    # start from the teacher's weights. aux_weight: that loss's weight (0 = none).
+    state_estimate: bool = False
+    aux_weight: float = 1.0
 
     def __post_init__(self):
         if not self.channels or any(c < 1 or c % self.groups for c in self.channels):
@@ -57,6 +63,8 @@ class ModelConfig:
             raise ValueError("chunk must be >= 1, and > 1 needs action pd or residual")
         if self.ensemble and self.chunk < 2:
             raise ValueError("ensemble needs chunk >= 2")
+        if self.state_estimate and self.observation != "pixels":
+            raise ValueError("state_estimate is for observation: pixels")
         if self.observation not in ("pixels", "privileged") or self.privileged_size < 1:
             raise ValueError(f"observation must be pixels or privileged (privileged_size >= 1), "
                              f"got {self.observation!r}")

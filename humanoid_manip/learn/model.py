@@ -100,12 +100,18 @@ class PolicyNet(nn.Module):
             n_cameras = 0
         self.cfg, self.n_joints, self.n_cameras = cfg, n_joints, n_cameras
         self.image_hw, self.n_tasks = tuple(image_hw), n_tasks
-        if self.privileged:
+        self.estimates_state = cfg.state_estimate
+        if self.privileged or self.estimates_state:
             self.state_encoder = PrivilegedEncoder(cfg)
             n_obs = cfg.hidden
-        else:
+        if not self.privileged:
             self.encoder = ImageEncoder(cfg, self.image_hw)
             n_obs = n_cameras * cfg.image_features
+        if self.estimates_state:  # pixels -> the object state (normalized), as the teacher sees
+            self.estimator = nn.Sequential(
+                nn.Linear(n_cameras * cfg.image_features, cfg.hidden), nn.ReLU(),
+                nn.Linear(cfg.hidden, cfg.privileged_size))
+            n_obs = cfg.hidden
         self.task_embedding = nn.Embedding(n_tasks, cfg.task_dim)
         n_fused = n_obs + 2 * n_joints + cfg.task_dim
         self.fuse = nn.Sequential(nn.Linear(n_fused, cfg.hidden), nn.LayerNorm(cfg.hidden),
@@ -152,7 +158,7 @@ class PolicyNet(nn.Module):
                 continue
             value = torch.as_tensor(getattr(stats, name), dtype=torch.float32)
             getattr(self, name).copy_(value.reshape(getattr(self, name).shape))
-        if self.privileged and stats.privileged_mean is not None:
+        if (self.privileged or self.estimates_state) and stats.privileged_mean is not None:
             self.state_encoder.mean.copy_(torch.as_tensor(stats.privileged_mean,
                                                           dtype=torch.float32))
             self.state_encoder.std.copy_(torch.as_tensor(stats.privileged_std,
@@ -225,7 +231,10 @@ class PolicyNet(nn.Module):
         state [B, P]."""
         if self.privileged:
             return self.state_encoder(obs)
-        return self.encode(self.pixels(obs))
+        feats = self.encode(self.pixels(obs))
+        if self.estimates_state:
+            return self.state_encoder.mlp(self.estimator(feats))
+        return feats
 
     # -- one control tick (the exported graph) ---------------------------------------------
     def step(self, obs: torch.Tensor, proprio: torch.Tensor, task: torch.Tensor,
@@ -256,20 +265,27 @@ class PolicyNet(nn.Module):
     # -- a training window -----------------------------------------------------------------
     def forward_sequence(self, obs: torch.Tensor, frame_of: torch.Tensor,
                          proprio_n: torch.Tensor, task: torch.Tensor,
-                         state: torch.Tensor | None = None) -> torch.Tensor:
+                         state: torch.Tensor | None = None,
+                         with_estimate: bool = False):
         """Head outputs [B, T, n_out] for a window; memory starts at `state` (zero if None).
 
         obs: for pixels, frames [B, F, N, 3, H, W] (pixels() then augmentation) with frame_of
         int64 [B, T] into F; for privileged, the state per tick [B, T, P] (frame_of unused).
         proprio_n: normalized proprio [B, T, 2J]. No ensembling: chunks are trained raw.
+        `with_estimate`: also return the normalized object-state estimate [B, T, P]
+        (state_estimate models).
         """
         b, t = frame_of.shape
+        estimate = None
         if self.privileged:
             per_tick = self.state_encoder(obs)
         else:
             feats = self.encode(obs)  # [B, F, N*features]
             idx = frame_of.unsqueeze(-1).expand(b, t, feats.shape[-1])
             per_tick = torch.gather(feats, 1, idx)
+            if self.estimates_state:
+                estimate = self.estimator(per_tick)
+                per_tick = self.state_encoder.mlp(estimate)
         emb = self.task_embedding(task).unsqueeze(1).expand(b, t, self.cfg.task_dim)
         z = self.fused(per_tick, proprio_n, emb)
         xg = self.memory.x2g(z)
@@ -278,7 +294,8 @@ class PolicyNet(nn.Module):
         for k in range(t):
             h = self.memory(xg[:, k], h)
             hs.append(h)
-        return self.head(torch.cat([torch.stack(hs, 1), z], dim=-1))
+        u = self.head(torch.cat([torch.stack(hs, 1), z], dim=-1))
+        return (u, estimate) if with_estimate else u
 
 
 def augment(frames: torch.Tensor, proprio_n: torch.Tensor, cfg: AugmentConfig,

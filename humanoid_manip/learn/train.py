@@ -103,6 +103,10 @@ def _tensors(batch: Batch, model: PolicyNet):
             return a.to(dev)
         return torch.from_numpy(np.ascontiguousarray(a)).to(dev)
 
+    if model.estimates_state and batch.privileged is None:
+        raise TrainingError("a state-estimating student trains on episodes with their "
+                            "privileged state (/sim/privileged_state) as its auxiliary target")
+    priv = None if batch.privileged is None else t(batch.privileged)
     if model.privileged:
         if batch.privileged is None:
             raise TrainingError("a privileged-state model trains on episodes with their "
@@ -115,7 +119,7 @@ def _tensors(batch: Batch, model: PolicyNet):
     torque = t(batch.torque)
     bias = None if batch.bias is None else t(batch.bias)
     return obs, t(batch.frame_of), proprio, proprio_n, t(batch.task), torque, bias, \
-        t(batch.mask)
+        t(batch.mask), priv
 
 
 class DeviceWindowSampler:
@@ -201,16 +205,21 @@ def sequence_loss(model: PolicyNet, batch: Batch, cfg: TrainConfig | None = None
     residual's own for "residual"), of b, of the resulting torque (so the small gap q* − q that
     moves the robot is fitted closely) and of the auxiliary future targets.
     """
-    obs, frame_of, proprio, proprio_n, task, torque, bias, mask = _tensors(batch, model)
+    obs, frame_of, proprio, proprio_n, task, torque, bias, mask, priv = _tensors(batch, model)
     if cfg is not None and gen is not None:
         if model.privileged:
             proprio_n = augment_proprio(proprio_n, cfg.augment, gen)
         else:
             obs, proprio_n = augment(obs, proprio_n, cfg.augment, gen)
-    pred = model.forward_sequence(obs, frame_of, proprio_n, task)
+    pred, estimate = model.forward_sequence(obs, frame_of, proprio_n, task, with_estimate=True)
+    aux = pred.new_zeros(())
+    if estimate is not None and model.cfg.aux_weight > 0:
+        enc = model.state_encoder
+        aux = model.cfg.aux_weight * _masked(
+            ((estimate - (priv - enc.mean) / enc.std) ** 2).mean(-1), mask)
     if model.cfg.action == "torque":
         target = (torque - model.torque_mean) / model.torque_std
-        return _masked(((pred - target) ** 2).mean(-1), mask)
+        return aux + _masked(((pred - target) ** 2).mean(-1), mask)
     if bias is None:
         raise TrainingError("a pd policy trains on episodes with their bias torque "
                             "(learn.dataset.add_bias); this batch has none")
@@ -239,7 +248,7 @@ def sequence_loss(model: PolicyNet, batch: Batch, cfg: TrainConfig | None = None
         out = pred[:, :-h, at * j:(at + 1) * j]
         m = mask[:, :-h] * mask[:, h:]  # both ticks real and after the burn-in
         loss = loss + 0.5 * _masked(((out - q_star_n[:, h:]) ** 2).mean(-1), m)
-    return loss
+    return loss + aux
 
 
 def _step_generator(seed: int, step: int) -> torch.Generator:
