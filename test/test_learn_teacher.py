@@ -118,8 +118,8 @@ def test_a_student_learns_to_see_the_teachers_state_and_exports_without_it(robot
                                                                            tmp_path):
     """state_estimate: pixels -> the object state (an auxiliary loss, training only) -> the
     teacher's layers; the exported file is a plain pixels-to-torque policy."""
-    from humanoid_manip.learn.train import sequence_loss
     from humanoid_manip.learn.dataset import WindowSampler
+    from humanoid_manip.learn.train import sequence_loss
 
     student = replace(TINY_MODEL, action="residual", state_estimate=True,
                       privileged_size=PRIVILEGED)
