@@ -211,3 +211,34 @@ def test_live_sessions_replay_from_the_measured_efforts(tmp_path, robot):
     ep.metadata.pop("start_time")
     errors = [f for f in check_replay(ep, robot, cfg) if f[0] == "error"]
     assert errors and "do not reproduce the recorded motion" in errors[0][2]
+
+
+def test_an_operator_label_the_referee_disagrees_with_is_its_own_finding(tmp_path, robot):
+    """A teleoperator's success mark on an episode the referee scores as failed is a warning of
+    its own (check "label"), not a replay error; the same mismatch in an expert's episode, whose
+    outcome is the referee's own verdict, stays a replay error; and a replay that does not
+    reproduce the motion says nothing about the label."""
+    from humanoid_manip.data.settings import load_data_config
+    from humanoid_manip.data.validate import check_replay
+
+    rec = record_sim(tmp_path / "live.mcap", robot, seed=2, seconds=0.4, render=False,
+                     live_brake_steps=25)
+    ep = read_episode(rec.path, images=False)
+    cfg = load_data_config().validate
+    ep.metadata["source"] = {"type": "teleop", "device": "keyboard", "operator": "ana"}
+    ep.metadata["outcome"] = {"success": not rec.success, "note": ""}
+    found = check_replay(ep, robot, cfg)
+    assert [f for f in found if f[0] == "error"] == []
+    assert [(s, c) for s, c, _ in found] == [("warning", "label")]
+    assert found[0][2].startswith("operator label disagrees with the referee: marked success, "
+                                  "the referee scores the replayed episode failure")
+    ep.metadata["outcome"]["success"] = rec.success
+    assert check_replay(ep, robot, cfg) == []
+    ep.metadata["outcome"]["success"] = not rec.success
+    ep.metadata["source"] = {"type": "expert", "name": "pd_demonstrator"}
+    errors = [f for f in check_replay(ep, robot, cfg) if f[0] == "error"]
+    assert len(errors) == 1 and "replay outcome differs" in errors[0][2]
+    ep.metadata["source"] = {"type": "teleop", "device": "keyboard"}
+    ep.metadata.pop("start_time")
+    found = check_replay(ep, robot, cfg)
+    assert [c for _, c, _ in found] == ["replay"] and "do not reproduce" in found[0][2]
