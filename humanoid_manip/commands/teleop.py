@@ -26,6 +26,9 @@ def add_arguments(p) -> None:
                    help="folder for the episode (default episodes/)")
     p.add_argument("--operator", default="", help="who is operating (recorded)")
     p.add_argument("--speed", type=positive_float, default=None, help="replay speed factor")
+    p.add_argument("--outcome", choices=("success", "failure"), default=None,
+                   help="--device replay: the episode's outcome label, given to the recorder at "
+                        "the stream's end (the keyboard operator presses y or n)")
     p.add_argument("--real-time-factor", dest="real_time_factor", type=non_negative_float,
                    default=None, help="sim speed cap, 0 = none (default 1)")
 
@@ -40,6 +43,9 @@ def run(args) -> int:
 
     from humanoid_manip.errors import ConfigError
 
+    if args.outcome and args.device != "replay":
+        raise ConfigError("--outcome labels a replayed stream; the keyboard operator presses y "
+                          "(success) or n (failure)")
     if args.device == "replay":
         if not args.file:
             raise ConfigError("--device replay needs the hand-stream FILE")
@@ -61,6 +67,8 @@ def run(args) -> int:
                    "-p", "stop_recorder:=true", "-p", "exit_when_done:=true"]
         if args.speed is not None:
             driver += ["-p", f"speed:={args.speed}"]
+        if args.outcome:
+            driver += ["-p", f"outcome:={args.outcome}"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     stack = subprocess.Popen(up, env=env, stdin=subprocess.DEVNULL)
     rc = 0

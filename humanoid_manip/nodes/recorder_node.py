@@ -9,7 +9,17 @@ device from parameters. Every topic of docs/DESIGN.md is subscribed raw and writ
 standard type, so `ros2 bag play` and the mcap and rosbags readers open the file; a killed
 recorder leaves a file that `humanoid-manip data recover` repairs. Log times are the header
 stamp of stamped messages (the time the data is about) and the receive time of the others,
-kept strictly increasing per topic.
+kept strictly increasing per topic; a stamped message repeating the last one's stamp (the sim
+repeating its reset state while it waits) is written once.
+
+With record_sync (the teleop stack, with sim_node's record_sync) the recorder is in the sim's
+loop: it takes every joint state reliably, says on ~/recorded (std_msgs/Header) the stamp of
+the newest one it wrote (a zero stamp once it stops), and the sim never runs more than a few
+steps ahead of that. The applied torques (/effort_controller/commands) are then written from
+the sim: the measured effort of each state is the torque of the physics step that ended there,
+logged at that step's start, as the in-process collection loop logs them. The safety monitor's
+messages are not recorded then: received over DDS, a command lands a step or two off the step
+it drove, and across a lockstep wait the sim held the previous one.
 """
 from __future__ import annotations
 
@@ -17,11 +27,13 @@ import json
 import struct
 import sys
 
+from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 from std_srvs.srv import SetBool, Trigger
 
+from humanoid_manip.data.cdr import float64_array_cdr, read_joint_state
 from humanoid_manip.data.episode import TOPIC_TYPES, EpisodeWriter
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes._run import run_node
@@ -34,7 +46,9 @@ SENSOR = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 RELIABLE = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+RELIABLE_1 = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 RELIABLE_TOPICS = ("/policy/torque_request", "/effort_controller/commands", "/safety/events")
+COMMANDS = "/effort_controller/commands"
 
 
 # Types whose serialized form starts with a std_msgs/Header: their stamp is the log time.
@@ -65,9 +79,13 @@ class RecorderNode(Node):
         super().__init__("recorder")
         p = {name: self.declare_parameter(name, default).value for name, default in (
             ("out_dir", "episodes"), ("task", ""), ("seed", -1), ("operator", ""),
-            ("source", "teleop"), ("device", ""), ("sim", True), ("auto_start", False))}
+            ("source", "teleop"), ("device", ""), ("sim", True), ("auto_start", False),
+            ("record_sync", False))}
         self.p = p
+        self.record_sync = bool(p["record_sync"])
         self.robot = load_robot()
+        self.dt_ns = int(round(1e9 / self.robot.rates.physics_hz))
+        self._names: tuple[str, ...] | None = None  # record_sync: the joint states' names
         self.writer: EpisodeWriter | None = None
         self.outcome: dict | None = None
         self.note = ""
@@ -76,17 +94,27 @@ class RecorderNode(Node):
         self.episodes = 0
         self._auto_started = False
         self._last_t: dict[str, int] = {}
+        self._last_stamp: dict[str, int] = {}
+        self.recorded_pub = None
         for topic in RECORDED_TOPICS:
+            if self.record_sync and topic == COMMANDS:
+                continue  # written from the sim's measured efforts
             qos = RELIABLE if topic in RELIABLE_TOPICS else SENSOR
+            if self.record_sync and topic == "/joint_states":
+                qos = RELIABLE  # every state: the sim waits for this node, none may be lost
             self.create_subscription(_message_class(TOPIC_TYPES[topic]), topic,
                                      self._writer_for(topic), qos, raw=True)
+        if self.record_sync:
+            self.recorded_pub = self.create_publisher(Header, "~/recorded", RELIABLE_1)
         self.create_subscription(String, "episode/start", self._on_episode_start, LATCHED)
         self.create_subscription(String, "~/note", self._on_note, 10)
         self.create_service(Trigger, "~/start", self._on_start)
         self.create_service(Trigger, "~/stop", self._on_stop)
         self.create_service(SetBool, "~/outcome", self._on_outcome)
-        self.get_logger().info(f"recording {len(RECORDED_TOPICS)} topics into {p['out_dir']} "
-                               "on ~/start")
+        sync = "; in the sim's loop, applied torques from its efforts" if self.record_sync else ""
+        self.get_logger().info(
+            f"recording {len(RECORDED_TOPICS)} topics into {p['out_dir']} "
+            f"{'at each /episode/start' if p['auto_start'] else 'on ~/start'}{sync}")
         self._t_created = self.get_clock().now()
         self.create_timer(0.2, self._on_timer)  # also wakes the spin loop for shutdown
 
@@ -95,19 +123,45 @@ class RecorderNode(Node):
 
     def _writer_for(self, topic: str):
         stamped = TOPIC_TYPES[topic] in STAMPED_TYPES
+        from_sim = self.record_sync and topic == "/joint_states"
 
         def on_message(data: bytes) -> None:
             if self.writer is None:
                 return
             t = stamp_ns(data) if stamped else 0
-            if t <= 0:
+            if t > 0:
+                if t == self._last_stamp.get(topic):
+                    return  # a repeat of the message written last
+                self._last_stamp[topic] = t
+            else:
                 t = self._now_ns()
             last = self._last_t.get(topic, -1)
             if t <= last:  # same clock tick (sim time moves in 2 ms steps): keep order
                 t = last + 1
             self._last_t[topic] = t
             self.writer.write_cdr(topic, data, t)
+            if from_sim:
+                self._applied_from_state(data, t)
         return on_message
+
+    def _applied_from_state(self, data: bytes, t_ns: int) -> None:
+        """record_sync: the effort of the state stamped t is the torque of the physics step
+        that ended at t; log it at that step's start, then say the state is written."""
+        _stamp, names, _q, _dq, effort = read_joint_state(data, self._names)
+        self._names = names
+        start = self.episode_info.get("start_time")
+        step_ns = t_ns - self.dt_ns
+        if isinstance(start, (int, float)) and step_ns >= round(start * 1e9) - self.dt_ns // 2:
+            if names != self.robot.names:
+                effort = effort[[names.index(n) for n in self.robot.names]]
+            self.writer.write_cdr(COMMANDS, float64_array_cdr(effort), step_ns)
+        self._say_recorded(t_ns)
+
+    def _say_recorded(self, t_ns: int) -> None:
+        """~/recorded: the newest state written (0 = not recording), for the sim's record_sync."""
+        if self.recorded_pub is not None:
+            self.recorded_pub.publish(Header(stamp=Time(sec=t_ns // 1_000_000_000,
+                                                        nanosec=t_ns % 1_000_000_000)))
 
     def _on_episode_start(self, msg: String) -> None:
         try:
@@ -125,8 +179,8 @@ class RecorderNode(Node):
 
     def _on_timer(self) -> None:
         waited = (self.get_clock().now() - self._t_created).nanoseconds * 1e-9
-        if self.p["auto_start"] and self.writer is None and self.episodes == 0 and \
-                not self._auto_started and waited > 2.0:
+        if self.p["auto_start"] and not self.record_sync and self.writer is None and \
+                self.episodes == 0 and not self._auto_started and waited > 2.0:
             self.start()  # no simulator announcing episodes (hardware): record from now
 
     def _on_note(self, msg: String) -> None:
@@ -144,6 +198,7 @@ class RecorderNode(Node):
                                  if k not in ("task", "seed")})
         self.writer = EpisodeWriter(episode_path(self.p["out_dir"], task, seed), meta)
         self._last_t = {}
+        self._last_stamp = {}
         self._auto_started = True
         self.outcome = None
         self.note = ""
@@ -156,6 +211,7 @@ class RecorderNode(Node):
         outcome = self.outcome or {"success": None, "note": self.note or "not given"}
         writer, self.writer = self.writer, None
         path = writer.finish(outcome)
+        self._say_recorded(0)
         self.episodes += 1
         counts = ", ".join(f"{t} {n}" for t, n in sorted(writer.counts.items()))
         self.get_logger().info(f"wrote {path} (outcome {outcome}): {counts}")

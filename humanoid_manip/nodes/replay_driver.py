@@ -2,8 +2,9 @@
 
 Any headset or glove capture, converted once to the hand-stream format (teleop/replay.py),
 drives the robot through teleop_node like a live device. At the end of the stream it publishes
-deadman false (the robot holds), with stop_recorder closes the recorder's episode, and with
-exit_when_done exits. With arm_safety it first arms the safety monitor (~/enable).
+deadman false (the robot holds), with `outcome` ("success" or "failure": the capture's label)
+gives the recorder the episode's outcome, with stop_recorder closes the recorder's episode, and
+with exit_when_done exits. With arm_safety it first arms the safety monitor (~/enable).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
+from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import convert
 from humanoid_manip.nodes._run import run_node
 from humanoid_manip.robot import load_robot
@@ -38,8 +40,13 @@ class ReplayDriver(Node):
         self.exit_when_done = self.declare_parameter("exit_when_done", False).value
         self.arm_safety = self.declare_parameter("arm_safety", False).value
         self.stop_recorder = self.declare_parameter("stop_recorder", False).value
+        self.outcome = self.declare_parameter("outcome", "").value
+        if self.outcome not in ("", "success", "failure"):
+            raise HumanoidManipError(f"outcome must be success, failure or empty (not given), "
+                                     f"got {self.outcome!r}")
         self.enable = self.create_client(SetBool, "safety_monitor/enable")
         self.recorder_stop = self.create_client(Trigger, "recorder/stop")
+        self.recorder_outcome = self.create_client(SetBool, "recorder/outcome")
         self.armed = not self.arm_safety
         self._arming = None
         self.device = make_device("replay", load_robot(), settings, over)
@@ -51,6 +58,7 @@ class ReplayDriver(Node):
         self.done_logged = False
         self.finished = False  # run_node stops spinning once True
         self._stopping = None
+        self._labelling = None
         self._done_at = None
         self.create_timer(1.0 / self.device.config.rate_hz, self._on_tick)
         self.get_logger().info(f"replaying {len(self.device.frames)} frames "
@@ -81,16 +89,27 @@ class ReplayDriver(Node):
             self.done_logged = True
             self._done_at = time.monotonic()
             self.get_logger().info("end of the stream: deadman released")
-            if self.stop_recorder and self.recorder_stop.service_is_ready():
+            if self.outcome and self.recorder_outcome.service_is_ready():
+                self._labelling = self.recorder_outcome.call_async(
+                    SetBool.Request(data=self.outcome == "success"))
+            elif self.stop_recorder and self.recorder_stop.service_is_ready():
                 self._stopping = self.recorder_stop.call_async(Trigger.Request())
 
     def _after_end(self) -> None:
-        """Exit (exit_when_done) once the recorder has answered, or after 5 s."""
+        """Stop the recorder once it has the outcome; exit (exit_when_done) once it has
+        answered, or after 5 s."""
+        if self._labelling is not None and self._labelling.done():
+            self.get_logger().info(f"outcome {self.outcome}: "
+                                   f"{self._labelling.result().message}")
+            self._labelling = None
+            if self.stop_recorder and self.recorder_stop.service_is_ready():
+                self._stopping = self.recorder_stop.call_async(Trigger.Request())
         if self._stopping is not None and self._stopping.done():
             self.get_logger().info(f"recorder stopped: {self._stopping.result().message}")
             self._stopping = None
         waited = time.monotonic() - self._done_at
-        if self.exit_when_done and (self._stopping is None or waited > 5.0) and waited > 0.5:
+        busy = self._stopping is not None or self._labelling is not None
+        if self.exit_when_done and (not busy or waited > 5.0) and waited > 0.5:
             self.finished = True
 
 

@@ -31,6 +31,10 @@ CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 EPISODE_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 MAX_LAG_S = 0.05  # behind the real-time schedule by more: give up catching up (RTF stays <= cap)
+# record_sync: how far the world may run ahead of the newest state the recorder has written.
+# Below the joint states' keep-last depth, so a state the recorder has not taken yet is still
+# in the publisher's history (a reliable reader that fell behind gets it retransmitted).
+RECORD_WINDOW_STEPS = SENSOR_QOS.depth - 2
 
 
 def state_digest(sim) -> str:
@@ -59,6 +63,13 @@ class SimNode(Node):
     states, each request then acts from the next physics step and each command answers the state
     it follows: the same seed is the same episode, the one `humanoid-manip eval --delay-steps 1`
     runs in one process.
+
+    With `record_sync` (the teleop stack) the recorder is in the loop instead: an episode's
+    world waits at its reset state until the recorder says (/recorder/recorded, the stamp of
+    the newest joint state it wrote) that it records the episode, and never runs more than
+    RECORD_WINDOW_STEPS physics steps ahead of what the recorder has written. So the recording
+    starts at the reset and holds every step however the processes are scheduled; the recorder
+    writes the applied torques from the measured efforts of those states.
     """
 
     def __init__(self):
@@ -67,7 +78,8 @@ class SimNode(Node):
             ("task", "pick_place"), ("seed", 0), ("real_time_factor", 1.0), ("render", True),
             ("steps_per_tick", 1), ("joint_state_every", 1), ("auto_reset", True),
             ("lockstep", True), ("lockstep_timeout_s", 2.0), ("brake_until_command", True),
-            ("policy_sync", False), ("log_period_s", 5.0), ("diagnostics_period_s", 1.0))}
+            ("policy_sync", False), ("record_sync", False), ("log_period_s", 5.0),
+            ("diagnostics_period_s", 1.0))}
         from humanoid_manip.sim import CLOCK_START_S, Simulation
 
         self.p = p
@@ -79,6 +91,10 @@ class SimNode(Node):
             value = float(p[key])
             if not (value > 0 or key == "log_period_s" and value == 0) or value == float("inf"):
                 raise HumanoidManipError(f"parameter {key}: a time > 0 s expected, got {value!r}")
+        if p["record_sync"] and p["joint_state_every"] != 1:
+            raise HumanoidManipError("record_sync needs a joint state every physics step "
+                                     "(joint_state_every 1): the recorder takes each step's "
+                                     "applied torque from it")
         self.sim = Simulation(p["task"], seed=int(p["seed"]), render=bool(p["render"]))
         self._seed_param_used = int(p["seed"])
         robot = self.sim.robot
@@ -93,7 +109,13 @@ class SimNode(Node):
         self.policy_every = max(1, round(robot.rates.physics_hz / robot.rates.policy_hz))
         self.held_wall_time = -np.inf  # policy_sync: when the monitor last said it holds one
         self.waiting_request = False  # policy_sync: this state's request has not come yet
-        self.started = not self.policy_sync  # policy_sync: the world waits for the policy
+        self.record_sync = bool(p["record_sync"])
+        self.recorded_stamp = -np.inf  # record_sync: the newest state the recorder has written
+        self.recorded_wall_time = -np.inf  # record_sync: when the recorder last said so
+        self.waiting_record = False  # record_sync: RECORD_WINDOW_STEPS ahead of the recorder
+        self.await_policy = self.policy_sync  # the world waits for the policy's first request
+        self.await_recorder = self.record_sync  # the world waits until the recorder records
+        self._waiting_logged = time.perf_counter()
         self.episode_steps = 0
         self._republish_wall = -np.inf
         self.answered = False
@@ -119,6 +141,9 @@ class SimNode(Node):
         if self.policy_sync:
             self.create_subscription(Header, "safety/request_held", self._on_request_held,
                                      COMMAND_QOS, raw=True)
+        if self.record_sync:
+            self.create_subscription(Header, "recorder/recorded", self._on_recorded,
+                                     COMMAND_QOS, raw=True)
 
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         period = self.dt / self.rtf_cap if self.rtf_cap > 0 else 1e-4
@@ -138,7 +163,8 @@ class SimNode(Node):
                  f"{'' if p['render'] else ' (rendering off)'}; speed cap "
                  f"{f'{self.rtf_cap:g}x real time' if self.rtf_cap else 'none'}"
                  f"{'; lockstep with the torque commands' if p['lockstep'] else ''}"
-                 f"{' and the policy' if self.policy_sync else ''}")
+                 f"{' and the policy' if self.policy_sync else ''}"
+                 f"{'; the recorder records every step' if self.record_sync else ''}")
 
     @property
     def sim_time(self) -> float:
@@ -147,18 +173,41 @@ class SimNode(Node):
     def _anchor(self) -> None:
         self._wall0, self._sim0 = time.perf_counter(), self.sim_time
 
+    @property
+    def started(self) -> bool:
+        """The episode's world runs (it waits at its reset state for the policy, the recorder)."""
+        return not (self.await_policy or self.await_recorder)
+
     # -- stepping ----------------------------------------------------------------------------
     def _tick(self) -> None:
-        if not self.started:  # policy_sync: repeat the reset state until the policy answers
-            if time.perf_counter() - self._republish_wall > 0.2:
+        if not self.started:  # repeat the reset state until the policy / the recorder answers
+            now = time.perf_counter()
+            if now - self._republish_wall > 0.2:
                 self._publish_state(frames=True, repeat=True)  # for nodes that start late
+            if now - self._waiting_logged > 10.0:
+                self._waiting_logged = now
+                self.get_logger().info(f"episode {self.episode} waits at its reset state for "
+                                       f"{self._awaited()}")
             return
-        if self.waiting or self.waiting_request:
+        if self.waiting or self.waiting_request or self.waiting_record:
             if time.perf_counter() - self.last_step_wall < self.p["lockstep_timeout_s"]:
                 return
             self.lockstep_timeouts += 1  # no answer: step on with the held command
-            self.waiting = self.waiting_request = False
+            if self.waiting_record:
+                self.recorded_wall_time = -np.inf  # the recorder stopped answering
+            self.waiting = self.waiting_request = self.waiting_record = False
         self._advance(1 if self.p["lockstep"] else self.p["steps_per_tick"])
+
+    def _awaited(self) -> str:
+        return " and ".join(w for w, on in (("the policy's first request", self.await_policy),
+                                            ("the recorder", self.await_recorder)) if on)
+
+    def _recorder_flowing(self, now: float) -> bool:
+        return self.record_sync and now - self.recorded_wall_time < \
+            self.p["lockstep_timeout_s"] + 1.0
+
+    def _steps_ahead_of_recorder(self) -> int:
+        return int(round((self.sim_time - self.recorded_stamp) / self.dt))
 
     def _advance(self, n: int) -> None:
         """Up to n physics steps, as many as the real-time schedule allows."""
@@ -169,6 +218,8 @@ class SimNode(Node):
                 self._anchor()  # fell behind (slow rendering): never race to catch up
                 behind = self.dt
             n = min(n, int(behind / self.dt + 1e-9))
+        if self._recorder_flowing(time.perf_counter()):
+            n = min(n, RECORD_WINDOW_STEPS - self._steps_ahead_of_recorder())
         for _ in range(n):
             self._step()
         if n > 0:
@@ -179,6 +230,8 @@ class SimNode(Node):
             self.waiting = bool(self.p["lockstep"]) and now - self.command_wall_time < flowing
             self.waiting_request = (self.policy_sync and now - self.held_wall_time < flowing
                                     and self.episode_steps % self.policy_every == 0)
+        self.waiting_record = self._recorder_flowing(time.perf_counter()) and \
+            self._steps_ahead_of_recorder() >= RECORD_WINDOW_STEPS
 
     def _step(self) -> None:
         sim = self.sim
@@ -233,7 +286,7 @@ class SimNode(Node):
         self.command_wall_time = time.perf_counter()
         if self.waiting:
             self.waiting = False
-            if not self.waiting_request:
+            if not (self.waiting_request or self.waiting_record):
                 self._advance(1)
 
     def _on_request_held(self, msg: bytes) -> None:
@@ -241,17 +294,44 @@ class SimNode(Node):
         self.held_wall_time = time.perf_counter()
         if header_stamp(msg) < self.sim_time - 0.5 * self.dt:
             return  # answers an earlier state
-        if not self.started:
-            self.started = True
-            self.waiting_request = False
-            self.waiting = not self.answered  # the first step, too, takes the monitor's answer
-            self._anchor()
-            self.get_logger().info(f"the monitor holds the policy's first request: episode "
-                                   f"{self.episode} runs")
+        if self.await_policy:
+            self.await_policy = False
+            self._on_awaited("the monitor holds the policy's first request")
         elif self.waiting_request:
             self.waiting_request = False
-            if not self.waiting:
+            if not (self.waiting or self.waiting_record):
                 self._advance(1)
+
+    def _on_recorded(self, msg: bytes) -> None:
+        """record_sync: the recorder has written the state stamped so (a zero stamp: it stopped
+        recording, so the world no longer waits for it)."""
+        stamp = header_stamp(msg)
+        if stamp <= 0.0:
+            self.recorded_wall_time = -np.inf
+            self.recorded_stamp = -np.inf
+        else:
+            self.recorded_wall_time = time.perf_counter()
+            self.recorded_stamp = max(self.recorded_stamp, stamp)
+        if self.await_recorder:
+            if stamp >= self.sim_time - 0.5 * self.dt:  # it has this episode's reset state
+                self.await_recorder = False
+                self._on_awaited("the recorder records it")
+        elif self.waiting_record and (stamp <= 0.0 or
+                                      self._steps_ahead_of_recorder() < RECORD_WINDOW_STEPS):
+            self.waiting_record = False
+            if not (self.waiting or self.waiting_request):
+                self._advance(1)
+
+    def _on_awaited(self, what: str) -> None:
+        """One of the things the episode's world waits for has come; start once all have."""
+        if not self.started:
+            self.get_logger().info(f"{what}; episode {self.episode} waits for {self._awaited()}")
+            return
+        self.waiting_request = self.waiting_record = False
+        # policy_sync: the first step, too, takes the monitor's answer to the reset state
+        self.waiting = self.policy_sync and not self.answered
+        self._anchor()
+        self.get_logger().info(f"{what}: episode {self.episode} runs")
 
     # -- episodes ----------------------------------------------------------------------------
     def reset(self) -> str:
@@ -278,8 +358,9 @@ class SimNode(Node):
         self.episode += 1
         self.episode_steps = 0
         self.command = np.zeros(self.robot.n)  # nothing held over from the last episode
-        self.started = not self.policy_sync
-        self.waiting = self.waiting_request = False
+        self.await_policy, self.await_recorder = self.policy_sync, self.record_sync
+        self.waiting = self.waiting_request = self.waiting_record = False
+        self._waiting_logged = time.perf_counter()
         self._announce_episode()
         self._publish_state()
         self.get_logger().info(f"{done}; episode {self.episode}: {self.sim.task.name}, seed "
