@@ -139,8 +139,9 @@ def test_sim_policy_and_monitor_close_the_loop_and_an_estop_stops_the_robot(robo
     stack = Stack("--policy", str(policy), "--arg", "auto_reset:=false", "--duration", "600")
     obs = Observer()
     try:
-        obs.spin_until(lambda: obs.requests > 3 and len(obs.commands) > 3, 90.0,
-                       "the policy's torque requests and the monitor's commands", stack)
+        obs.spin_until(lambda: obs.requests > 3 and len(obs.commands) > 3 and obs.states, 90.0,
+                       "joint states, the policy's torque requests and the monitor's commands",
+                       stack)
         pan_before = obs.states[-1].position[pan]
         resp = obs.call(SetBool, "/safety_monitor/enable", SetBool.Request(data=True), stack)
         assert resp.success, resp.message
