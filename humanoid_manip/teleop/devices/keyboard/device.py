@@ -3,8 +3,8 @@
 Keys: w/s forward/back, a/d left/right, r/f up/down (the selected palm, step_m per press);
 tab: other hand; 1 open, 2 fist, 3 pinch (the selected hand's keypoints, from a synthetic
 human hand); space: toggle the deadman (held = heartbeat true every tick); x: release it.
-Session keys, carried out by the driver node: e arms the safety monitor, y / n record the
-episode's outcome (success / failure) with the recorder.
+Session keys, carried out by the driver node: e arms the safety monitor, c resets it after a
+stop, y / n record the episode's outcome (success / failure) with the recorder.
 """
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from humanoid_manip.teleop.types import SIDES, HandSample, TeleopInput
 MOVES = {"w": (1, 0, 0), "s": (-1, 0, 0), "a": (0, 1, 0), "d": (0, -1, 0),
          "r": (0, 0, 1), "f": (0, 0, -1)}
 GRIPS = {"1": synthetic.OPEN, "2": synthetic.FIST, "3": None}  # 3: pinch, made on first use
-SESSION_KEYS = {"e": "enable", "y": "success", "n": "failure"}
+POSTURES = {"1": "open", "2": "fist", "3": "pinch"}
+SESSION_KEYS = {"e": "enable", "c": "reset", "y": "success", "n": "failure"}
 HELP = ("keys: w/s a/d r/f move the palm, tab other hand, 1 open 2 fist 3 pinch, "
-        "space toggles the deadman, x releases it; e arms the safety monitor, y/n: outcome")
+        "space toggles the deadman, x releases it; e arms the safety monitor, c resets it "
+        "after a stop, y/n: outcome")
 
 
 @register_device
@@ -36,6 +38,7 @@ class KeyboardDevice(Device):
         self.palm = {s: ik.palm_pose(s) for s in SIDES}  # start where home puts the palms
         self.side = config.side
         self.grip = {s: synthetic.OPEN for s in SIDES}
+        self.posture = {s: "open" for s in SIDES}
         self.deadman = False
 
     def press(self, key: str) -> str | None:
@@ -50,7 +53,8 @@ class KeyboardDevice(Device):
         if key in GRIPS:
             pose = GRIPS[key] if GRIPS[key] is not None else synthetic.pinch_pose()
             self.grip[self.side] = pose
-            return f"{self.side} hand: {['open', 'fist', 'pinch'][int(key) - 1]}"
+            self.posture[self.side] = POSTURES[key]
+            return f"{self.side} hand: {POSTURES[key]}"
         if key == " ":
             self.deadman = not self.deadman
             return f"deadman {'held' if self.deadman else 'released'}"
