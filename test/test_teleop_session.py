@@ -57,6 +57,11 @@ def test_a_session_on_busy_cores_records_an_episode_that_validates(robot, tmp_pa
     text = session.stdout + session.stderr
     assert session.returncode == 0, text[-4000:]
     assert "Traceback" not in text, text[-4000:]
+    # the nodes' logs went to a file; the terminal kept the session's own lines
+    logs = list((out / "logs").glob("teleop_*.log"))
+    assert len(logs) == 1 and "[sim_node            ] [INFO] task 'pick_place' seed 11" in \
+        logs[0].read_text()
+    assert "[INFO]" not in session.stdout, session.stdout  # (the driver logs on stderr)
     report = validate(out)
     assert len(report.episodes) == 1, text[-4000:]
     found = [(f.severity, f.check, f.message) for f in report.findings]

@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
                         "the stream's end (the keyboard operator presses y or n)")
     p.add_argument("--real-time-factor", dest="real_time_factor", type=non_negative_float,
                    default=None, help="sim speed cap, 0 = none (default 1)")
+    p.add_argument("--verbose", action="store_true",
+                   help="show every node's log here (default: into OUT/logs/, with warnings and "
+                        "errors shown here, so the status line stays readable)")
 
 
 def run(args) -> int:
@@ -52,8 +55,12 @@ def run(args) -> int:
         from humanoid_manip.teleop.replay import read_hand_stream
 
         read_hand_stream(args.file)  # fail early, with the reason, before starting anything
+    out = Path(args.out).resolve()
     up = [sys.executable, "-m", "humanoid_manip", "up", "teleop",
-          "--arg", f"out:={Path(args.out).resolve()}", "--arg", f"operator:={args.operator}"]
+          "--arg", f"out:={out}", "--arg", f"operator:={args.operator}"]
+    if not args.verbose:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        up += ["--log", str(out / "logs" / f"teleop_{stamp}.log")]
     if args.task:
         up += ["--task", args.task]
     if args.seed is not None:
@@ -77,8 +84,8 @@ def run(args) -> int:
         if stack.poll() is not None:
             return stack.returncode or 1
         if args.device == "keyboard":
-            print("keyboard: press e to arm the safety monitor, space to hold the deadman; "
-                  "y/n record success/failure; Ctrl-C ends the session", flush=True)
+            print("keyboard: e arms the safety monitor, space holds the deadman, y/n mark the "
+                  "outcome; Ctrl-C ends the session", flush=True)
         rc = subprocess.call(driver, env=env)
         time.sleep(1.0)  # the recorder's stop call and last messages
     except KeyboardInterrupt:
@@ -90,5 +97,5 @@ def run(args) -> int:
             stack.wait(timeout=40)
         except subprocess.TimeoutExpired:
             stack.kill()
-    print(f"teleop: session over; episodes in {Path(args.out).resolve()}")
+    print(f"teleop: session over; episodes in {out}")
     return 0 if rc in (0, 130, -signal.SIGINT) else rc

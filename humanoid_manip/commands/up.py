@@ -52,6 +52,8 @@ def add_arguments(p) -> None:
                    help="stack description (default: config/)")
     p.add_argument("--print", dest="print_only", action="store_true",
                    help="print the commands and parameters, start nothing")
+    p.add_argument("--log", metavar="FILE", help="write the nodes' output to FILE; the terminal "
+                   "then shows only their warnings and errors")
 
 
 def _values(args, stack) -> dict:
@@ -86,9 +88,46 @@ def _shown(node, cmd: list[str]) -> str:
     return " ".join([shlex.join(cmd[:i]), *params, shlex.join(cmd[i + 2:])]).rstrip()
 
 
+def shown_with_log(line: str) -> bool:
+    """With --log, a node's output line still shown on the terminal: all but info and debug
+    log lines (warnings, errors, and what is not a log line, such as a refusal or traceback)."""
+    return not line.startswith(("[INFO]", "[DEBUG]"))
+
+
+class _Output:
+    """Where the nodes' lines go: the terminal, or a log file and the terminal's share."""
+
+    def __init__(self, log: Path | None):
+        self.lock = threading.Lock()
+        self.file = None
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(log, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        # a status line being redrawn on the terminal (the keyboard driver's) is cleared first
+        self.clear = "\r\033[K" if sys.stdout.isatty() else ""
+
+    def line(self, text: str, node_line: bool = True, terminal: bool = True) -> None:
+        """A line of a node (node_line) or of up's own; `terminal` False: the log file's only
+        when there is one."""
+        with self.lock:
+            if self.file is not None:
+                self.file.write(text + "\n")
+                self.file.flush()
+                if not terminal or (node_line and not shown_with_log(text.split("] ", 1)[-1])):
+                    return
+            print(f"{self.clear}{text}", flush=True)
+
+    def close(self) -> None:
+        with self.lock:
+            if self.file is not None:
+                self.file.close()
+                self.file = None
+
+
 class _Child:
-    def __init__(self, node, cmd, env):
+    def __init__(self, node, cmd, env, output: _Output):
         self.node, self.cmd = node, cmd
+        self.output = output
         self.started = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, start_new_session=True)
@@ -100,7 +139,7 @@ class _Child:
         width = 20
         for raw in self.proc.stdout:
             line = raw.decode(errors="replace").rstrip()
-            print(f"[{self.node.name:<{width}}] {line}", flush=True)
+            self.output.line(f"[{self.node.name:<{width}}] {line}")
 
     def signal(self, sig) -> None:
         if self.proc.poll() is None:
@@ -136,16 +175,19 @@ def _start(args, stack, nodes, absent, tmp: Path) -> int:
         pf = tmp / f"{node.name}.params.yaml"
         pf.write_text(params_yaml(node))
         commands.append((node, node_command(node, pf)))
-    print(f"up {stack.name}: {stack.description}")
+    output = _Output(None if args.print_only or not args.log else Path(args.log))
+    output.line(f"up {stack.name}: {stack.description}", node_line=False)
     for node, _ in commands:
-        print(f"  {node.name:<20} {node.describe()}")
+        output.line(f"  {node.name:<20} {node.describe()}", node_line=False, terminal=False)
     for node in absent:
-        print(f"  {node.name:<20} not started: {node.package}/{node.executable} is not installed "
-              "here (ros2 launch starts it from a ROS 2 install)")
+        output.line(f"  {node.name:<20} not started: {node.package}/{node.executable} is not "
+                    "installed here (ros2 launch starts it from a ROS 2 install)", node_line=False)
     if args.print_only:
         for node, cmd in commands:
             print(_shown(node, cmd))
         return 0
+    if args.log:
+        print(f"up {stack.name}: node output in {args.log} (warnings and errors also here)")
 
     env = dict(os.environ)
     env.setdefault("MUJOCO_GL", "egl")
@@ -165,10 +207,10 @@ def _start(args, stack, nodes, absent, tmp: Path) -> int:
     t0 = time.monotonic()
     try:
         for node, cmd in commands:
-            children.append(_Child(node, cmd, env))
-        print(f"up {stack.name}: started {len(children)} nodes "
-              f"({'until Ctrl-C' if args.duration <= 0 else f'for {args.duration:g} s'})",
-              flush=True)
+            children.append(_Child(node, cmd, env, output))
+        output.line(f"up {stack.name}: started {len(children)} nodes "
+                    f"({'until Ctrl-C' if args.duration <= 0 else f'for {args.duration:g} s'})",
+                    node_line=False)
         while not stop.is_set():
             if args.duration > 0 and time.monotonic() - t0 >= args.duration:
                 reason[0] = f"--duration {args.duration:g} s reached"
@@ -182,6 +224,7 @@ def _start(args, stack, nodes, absent, tmp: Path) -> int:
         _shutdown(children)
         for s, h in old.items():
             signal.signal(s, h)
+        output.close()
     return _summary(stack.name, children, reason[0], time.monotonic() - t0)
 
 
