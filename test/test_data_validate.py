@@ -185,6 +185,25 @@ def test_fix_writes_trimmed_copies_and_leaves_originals(tmp_path, robot):
     assert "idle" not in _checks(again, "idle_head.mcap")
 
 
+def test_idle_after_the_robot_settles_is_the_idle_head(tmp_path, robot):
+    """A live session's robot moves for a moment as it settles into the monitor's hold, then
+    waits for the operator: that wait is the idle head (flagged, cut by --fix); the same wait
+    after real motion (past settle_s) is a pause in the middle, not flagged below idle_max_s."""
+    from humanoid_manip.data.settings import load_data_config
+
+    settle = load_data_config().validate.settle_s
+    src = tmp_path / "raw"
+    write_synthetic(src / "settles.mcap", robot, SECONDS,
+                    defects=Defects(idle_at_s=settle / 2, idle_s=4.0))
+    write_synthetic(src / "pauses.mcap", robot, SECONDS,
+                    defects=Defects(idle_at_s=settle + 0.3, idle_s=4.0))
+    report = validate(src, robot, replay=False)
+    assert "idle 4.1 s at 0.0-4.1 s (head)" in _messages(report, "settles.mcap")
+    assert "idle" not in _checks(report, "pauses.mcap")
+    assert [d.name for _, d, _, _ in fix_dataset(src, tmp_path / "fixed", robot)] == \
+        ["settles.mcap"]
+
+
 def test_wrong_seed_in_the_metadata_fails_replay(dataset):
     _, report, _ = dataset
     bad = " | ".join(f.message for f in report.of("sim/claims_seed_4.mcap")

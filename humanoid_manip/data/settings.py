@@ -20,6 +20,7 @@ class ValidateConfig:
     idle_max_s: float = 20.0
     edge_idle_s: float = 1.0
     keep_idle_s: float = 0.2
+    settle_s: float = 0.3
     gap_factor: float = 3.0
     drop_factor: float = 1.5
     saturation_margin: float = 0.98

@@ -106,7 +106,8 @@ def idle_intervals(ep: Episode, cfg: ValidateConfig) -> tuple[np.ndarray, np.nda
 
 
 def idle_spans(ep: Episode, cfg: ValidateConfig) -> list[tuple[float, float]]:
-    """Maximal idle stretches as (start s, end s)."""
+    """Maximal idle stretches as (start s, end s); one that begins within settle_s of the start
+    is the idle head and starts at the start (the robot settling is not the operator acting)."""
     grid, idle = idle_intervals(ep, cfg)
     spans = []
     k = 0
@@ -119,6 +120,8 @@ def idle_spans(ep: Episode, cfg: ValidateConfig) -> list[tuple[float, float]]:
             k = j
         else:
             k += 1
+    if spans and spans[0][0] - ep.start_s <= cfg.settle_s:
+        spans[0] = (ep.start_s, spans[0][1])
     return spans
 
 
