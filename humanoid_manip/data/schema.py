@@ -12,7 +12,8 @@ at the finish (with "outcome"), and as the MCAP metadata record `humanoid_manip.
               /policy/torque_request, not the applied torque)
     lineage   a Manifest of kind "episode" (humanoid_manip/data/lineage.py), as a dict
     outcome   {"success": bool | null, "progress"?: float in [0, 1], "note"?: str}
-              (added by EpisodeWriter.finish; a recording cut short has none)
+              (added by EpisodeWriter.finish; a recording cut short has none); the referee's
+              verdict, except in teleop episodes: there the operator's label
     initial_state  {"qpos": [...], "qvel": [...]}  optional: the full MuJoCo state after
               reset (sim episodes); replay starts from it after checking the seed resets to it
     trim      {"from": path, "start_s": s, "end_s": s}  only on copies made by `validate --fix`

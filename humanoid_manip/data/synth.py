@@ -162,10 +162,10 @@ def record_sim(path: str | os.PathLike, robot, task: str = "pick_place", seed: i
     episode's own: a mislabelled episode that the replay check must reject.
     claim_seed: record this seed in the metadata instead of the one simulated.
     render=False records no camera frames (faster; the episode then lacks its cameras).
-    live_brake_steps: record as sim_node and the recorder do over DDS instead: the robot held
-    still with zero torque for that many steps (brake_until_command), joint states with the
-    measured efforts after every step, the reset time as `start_time`, no initial state, and
-    each command logged when it "arrives", a random 0-2 steps late.
+    live_brake_steps: record as sim_node and the recorder did over DDS before record_sync: the
+    robot held still with zero torque for that many steps (brake_until_command), joint states
+    with the measured efforts after every step, the reset time as `start_time`, no initial
+    state, and each command logged when it "arrives", a random 0-2 steps late.
     """
     from humanoid_manip.data.episode import string_msg
     from humanoid_manip.sim import Simulation
