@@ -4,6 +4,7 @@ import io
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,6 +83,9 @@ def test_the_keyboard_driver_says_why_the_monitor_refuses_to_arm(robot):
     driver = subprocess.Popen([sys.executable, "-m", "humanoid_manip.nodes.keyboard_driver",
                                *sim_time], cwd=ROOT, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(driver.stdout), daemon=True)
+    reader.start()
     rclpy.init()
     test = rclpy.create_node("console_test")
     keys = test.create_publisher(String, "/keyboard_driver/keys", 10)
@@ -90,10 +94,17 @@ def test_the_keyboard_driver_says_why_the_monitor_refuses_to_arm(robot):
     js = test.create_publisher(JointState, "/joint_states", reliable)
     now = [1.0]
 
-    def run(seconds: float, states: bool) -> None:
-        """`seconds` of wall time; with states, the clock steps 2 ms with a state each time."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+    def press_until(key: str, said: str, states: bool, timeout: float = 60.0) -> None:
+        """Press `key` every 1.5 s until the driver says `said` (its client may discover the
+        monitor's service late); with states, the clock steps 2 ms with a state each time."""
+        deadline = time.monotonic() + timeout
+        next_press = time.monotonic()
+        while not any(said in line for line in lines):
+            assert time.monotonic() < deadline, f"the driver never said {said!r}: {lines}"
+            assert driver.poll() is None and monitor.poll() is None, lines
+            if time.monotonic() >= next_press:
+                keys.publish(String(data=key))
+                next_press = time.monotonic() + 1.5
             if states:
                 stamp = seconds_to_time(now[0])
                 js.publish(JointState(header=Header(stamp=stamp), name=list(robot.names),
@@ -104,23 +115,17 @@ def test_the_keyboard_driver_says_why_the_monitor_refuses_to_arm(robot):
             rclpy.spin_once(test, timeout_sec=0.005)
 
     try:
-        deadline = time.monotonic() + 40
-        while keys.get_subscription_count() == 0 or js.get_subscription_count() == 0:
-            assert time.monotonic() < deadline, "the driver or the monitor never came up"
-            assert driver.poll() is None and monitor.poll() is None
-            rclpy.spin_once(test, timeout_sec=0.1)
-        run(2.0, states=False)  # the driver's client discovers the monitor's service
-        keys.publish(String(data="e"))
-        run(2.0, states=False)
-        run(3.0, states=True)
-        keys.publish(String(data="e"))
-        run(2.0, states=True)
+        press_until("e", "the safety monitor refused to arm", states=False)
+        press_until("e", "safety monitor: enabled", states=True)
     finally:
         for p in (driver, monitor):
             p.send_signal(signal.SIGINT)
-        logs = [p.communicate(timeout=20)[0] for p in (driver, monitor)]
+        monitor_log = monitor.communicate(timeout=20)[0]
+        driver.wait(timeout=20)
+        reader.join(5.0)
         test.destroy_node()
         rclpy.shutdown()
+    logs = ["".join(lines), monitor_log]
     out = logs[0]
     assert "keys: w/s a/d r/f move the palm" in out, out
     assert ("the safety monitor refused to arm: no joint states received yet (the simulation "
