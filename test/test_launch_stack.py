@@ -392,7 +392,8 @@ def test_sim_launch_runs_the_stack_and_shuts_down_cleanly(launch_api, tmp_path):
 @pytest.mark.slow
 def test_teleop_launch_runs_the_stack_and_shuts_down_cleanly(launch_api, tmp_path):
     rc, out = _run_launch(launch_api, tmp_path, "teleop.launch.py",
-                          ["robot_state_publisher:=false", f"out:={tmp_path / 'episodes'}"],
+                          ["robot_state_publisher:=false", "view:=false",
+                           f"out:={tmp_path / 'episodes'}"],
                           ready=["holding until /teleop/deadman is held", "recording ",
                                  "48 joints at", "task 'pick_place' seed 0"])
     for node in ("sim_node", "teleop_node", "safety_monitor_node", "recorder_node"):
@@ -482,6 +483,21 @@ def test_the_view_node_is_optional_in_the_sim_stack(launch_api):
     view = [s for s in launched if s.executable == "view_node"]
     assert len(view) == 1 and view[0].parameters["use_sim_time"] is True
     assert "view_node" not in [n.executable for n in resolve(load_stack("sim"))]
+
+
+def test_the_teleop_stack_opens_the_live_view_unless_told_not_to(launch_api, capsys):
+    """The operator sees the scene: view_node (with its teleop layout) runs in the teleop stack
+    by default; `--no-view` (up, teleop) and `view:=false` (ros2 launch) leave it out."""
+    from humanoid_manip.cli import main
+
+    teleop = LAUNCH_DIR / "teleop.launch.py"
+    launched = describe(teleop)
+    assert _as_up(launched) == _up("teleop", {})
+    view = [s for s in launched if s.executable == "view_node"]
+    assert len(view) == 1 and view[0].parameters["teleop"] is True
+    assert "view_node" not in [s.executable for s in describe(teleop, {"view": "false"})]
+    assert main(["up", "teleop", "--print", "--no-view"]) == 0
+    assert "view_node" not in capsys.readouterr().out
 
 
 def test_only_the_sim_stack_can_arm_the_monitor_at_start():

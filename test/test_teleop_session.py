@@ -48,7 +48,7 @@ def test_a_session_on_busy_cores_records_an_episode_that_validates(robot, tmp_pa
         session = subprocess.run(
             [sys.executable, "-m", "humanoid_manip.cli", "teleop", "--device", "replay",
              str(stream), "--task", "pick_place", "--seed", "11", "--outcome", "failure",
-             "--out", str(out)],
+             "--out", str(out), "--no-view"],
             capture_output=True, text=True, timeout=300,
             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     finally:

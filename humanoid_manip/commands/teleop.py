@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
                         "the stream's end (the keyboard operator presses y or n)")
     p.add_argument("--real-time-factor", dest="real_time_factor", type=non_negative_float,
                    default=None, help="sim speed cap, 0 = none (default 1)")
+    p.add_argument("--no-view", dest="view", action="store_false",
+                   help="without the live view (view_node: the robot, the three cameras, the "
+                        "palm targets and the deadman in Rerun's web viewer)")
     p.add_argument("--verbose", action="store_true",
                    help="show every node's log here (default: into OUT/logs/, with warnings and "
                         "errors shown here, so the status line stays readable)")
@@ -58,6 +61,8 @@ def run(args) -> int:
     out = Path(args.out).resolve()
     up = [sys.executable, "-m", "humanoid_manip", "up", "teleop",
           "--arg", f"out:={out}", "--arg", f"operator:={args.operator}"]
+    if not args.view:
+        up.append("--no-view")
     if not args.verbose:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         up += ["--log", str(out / "logs" / f"teleop_{stamp}.log")]
@@ -83,6 +88,14 @@ def run(args) -> int:
         time.sleep(1.0)
         if stack.poll() is not None:
             return stack.returncode or 1
+        if args.view:  # view_node logs this URL too (into the log file): it serves both ports
+            from urllib.parse import quote
+
+            from humanoid_manip.viz import GRPC_PORT, WEB_PORT
+
+            data = quote(f"rerun+http://127.0.0.1:{GRPC_PORT}/proxy", safe="")
+            print(f"live view: open http://127.0.0.1:{WEB_PORT}/?url={data} in a browser "
+                  "(--no-view: without)", flush=True)
         if args.device == "keyboard":
             print("keyboard: e arms the safety monitor, space holds the deadman, y/n mark the "
                   "outcome; Ctrl-C ends the session", flush=True)

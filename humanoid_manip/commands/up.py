@@ -42,6 +42,8 @@ def add_arguments(p) -> None:
     p.add_argument("--view", action="store_const", const="true",
                    help="also run view_node: the stack in Rerun's web viewer at "
                         "http://127.0.0.1:9090 (sim stack; it only subscribes)")
+    p.add_argument("--no-view", dest="view", action="store_const", const="false",
+                   help="without view_node (the teleop stack runs it by default)")
     p.add_argument("--namespace", help="ROS namespace for every node")
     p.add_argument("--use-sim-time", dest="use_sim_time", choices=("true", "false"))
     p.add_argument("--arg", action="append", default=[], metavar="NAME:=VALUE",
