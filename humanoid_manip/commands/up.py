@@ -15,6 +15,7 @@ from humanoid_manip.commands._args import (
     existing_file,
     non_negative_float,
     non_negative_int,
+    output_file,
     task_name,
 )
 
@@ -41,7 +42,8 @@ def add_arguments(p) -> None:
                         "drives the robot (sim stack; hardware needs an explicit ~/enable)")
     p.add_argument("--view", action="store_const", const="true",
                    help="also run view_node: the stack in Rerun's web viewer at "
-                        "http://127.0.0.1:9090 (sim stack; it only subscribes)")
+                        "http://127.0.0.1:9090 (it only subscribes; the teleop stack runs it "
+                        "anyway)")
     p.add_argument("--no-view", dest="view", action="store_const", const="false",
                    help="without view_node (the teleop stack runs it by default)")
     p.add_argument("--namespace", help="ROS namespace for every node")
@@ -54,8 +56,9 @@ def add_arguments(p) -> None:
                    help="stack description (default: config/)")
     p.add_argument("--print", dest="print_only", action="store_true",
                    help="print the commands and parameters, start nothing")
-    p.add_argument("--log", metavar="FILE", help="write the nodes' output to FILE; the terminal "
-                   "then shows only their warnings and errors")
+    p.add_argument("--log", metavar="FILE", type=output_file,
+                   help="append the nodes' output to FILE; the terminal then shows only their "
+                        "warnings and errors")
 
 
 def _values(args, stack) -> dict:
