@@ -27,6 +27,8 @@ SIDES = ("left", "right")
 PALM_STEP_M = 0.02  # how far ahead of the measured palm its target may lie (the carrot)
 PALM_TURN_RAD = 0.3  # how far the target orientation may turn ahead of the measured one
 CLOSURE_RATE = 2.5  # 1/s: a hand's commanded closure moves at most this fast (0.4 s to close)
+GRIP_LEAD = 0.3  # how far past the measured closure a closing hand is told to go
+OPEN_LEAD = 0.3  # how far short of it an opening hand is told to go (lets go gently)
 
 
 def quat_of(xmat: np.ndarray) -> np.ndarray:
@@ -156,6 +158,17 @@ class ReactiveExpert(Expert):
         now = float(np.clip(now + np.clip(goal - now, -step, step), 0.0, 1.0))
         self._closure_cmd[side] = now
         return hand_targets(self.robot, side, posture, now)
+
+    def grip_to(self, sim: Simulation, side: str, posture: str, goal: float,
+                lead: float = GRIP_LEAD) -> np.ndarray:
+        """Hand joint targets a bounded step (`lead` of closure) from the measured closure
+        toward `goal`: a function of the state alone (the label DAgger needs). Fingers blocked
+        by an object are told `lead` further, which is how they squeeze."""
+        if posture not in HAND_POSES:
+            raise KeyError(posture)
+        now = self.closure(sim, side, posture)
+        target = now + float(np.clip(goal - now, -OPEN_LEAD, lead))
+        return hand_targets(self.robot, side, posture, target)
 
     def park(self, sim: Simulation, side: str, where: np.ndarray) -> WristTarget:
         """The idle hand: to its parking spot, position only."""

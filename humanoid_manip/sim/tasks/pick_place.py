@@ -123,12 +123,12 @@ class PickPlaceExpert(ReactiveExpert):
     """Right hand: side-on power grasp, lift clear of the rim, over the bowl, down, let go, back
     off; decided each tick from the bottle, the palm and the fingers (re-entrant)."""
 
-    GRASP = np.array([-0.04, 0.0, 0.0])  # palm from the bottle's axis (y: radius added)
+    GRASP = np.array([-0.025, 0.0, 0.0])  # palm from the bottle's axis (y: radius added)
     PRE = np.array([0.0, -0.06, 0.0])  # the approach starts this far beside the grasp
     PALM_Z = 0.075  # the palm's height above the table when grasping
     CLEAR = 0.05  # the bottle's bottom this far above the bowl's rim while carrying
     FLOOR = 0.012  # let go once the bottom is this low over the bowl (the floor is 8 mm)
-    SETTLED = 0.75  # closure at which a closing grip lifts
+    SETTLED = 0.8  # closure at which a closing grip lifts
 
     def __init__(self, sim):
         super().__init__(sim)
@@ -183,82 +183,81 @@ class PickPlaceExpert(ReactiveExpert):
         return bool(np.linalg.norm(self.bottle(sim)[:2] - self.task.bowl_xy) < tol)
 
     def decide(self, sim, mode):
+        """From the state alone (no hysteresis): the same state gets the same label."""
         t = self.task
         b = self.bottle(sim)
         palm = self.palm(sim, "right")[0]
         closed = self.closure(sim, "right", "power")
         held = self.held(sim)
-        # in the bowl and no longer going down (on its floor, or the hand is on the rim)
-        resting = t.success(sim.model, sim.data) and (self.on_bowl(sim)
-                                                      or self.sinking(sim) < 0.02)
-        if held and mode in ("lower", "carry") and self.bottom(sim) > self.FLOOR and not resting:
-            return "lower" if self.over_bowl(sim, 0.6 * t.bowl_r) else "carry"
+        lateral = float(np.linalg.norm((palm - b)[:2]))
+        near = lateral < t.radius + 0.05
         if t.success(sim.model, sim.data):
-            lateral = float(np.linalg.norm((palm - b)[:2]))
-            if lateral > t.radius + 0.06 or (mode == "retreat" and lateral > t.radius + 0.03):
-                return "retreat"  # up and away
-            if closed > 0.15 and mode != "withdraw":
-                return "release"  # open the hand where it is
-            return "withdraw"  # the open hand out sideways, off the bottle
+            if held and self.bottom(sim) > self.FLOOR and not self.resting(sim):
+                return "lower"  # in the bowl but not down yet: keep placing it
+            if closed > 0.1:
+                return "release"  # open the hand first, wherever it is
+            return "withdraw" if near else "retreat"
         if not held and (b[2] < t.table_z or self.tilt(sim) > 0.6):
             return "lost"  # off the table or fallen over: nothing this hand can do
-        if held and mode == "close" and closed < self.SETTLED:
-            return "close"  # let the grip settle before lifting
         if held:
-            if self.over_bowl(sim, 0.3 * t.bowl_r if mode != "lower" else 0.6 * t.bowl_r):
-                return "release" if self.bottom(sim) < self.FLOOR else "lower"
+            if closed < self.SETTLED and self.bottom(sim) < 0.01:
+                return "close"  # let the grip settle before lifting
+            if self.over_bowl(sim, 0.5 * t.bowl_r):
+                return "release" if self.resting(sim) else "lower"
             return "carry"
         rel = palm - self.grasp_point(sim)
-        at_grasp = np.linalg.norm(rel) < (0.025 if mode == "close" else 0.012)
-        if at_grasp and (mode == "close" or closed < 0.3):
+        if np.linalg.norm(rel) < 0.025 and closed < 0.9:
             return "close"
         if closed > 0.3:
-            return "open"
+            return "open"  # closed on nothing: open, back off, try again
         in_corridor = abs(rel[0]) < 0.02 and abs(rel[2]) < 0.02 and -0.09 < rel[1] < 0.01
         return "approach" if in_corridor else "pregrasp"
 
-    def enter(self, sim, mode):
-        palm = self.palm(sim, "right")[0]
-        self.anchor["palm"] = {"close": self.grasp_point(sim), "withdraw": palm + [0, -0.07, 0.01],
-                               "retreat": palm + [0, -0.02, 0.1]}.get(mode, palm)
+    def resting(self, sim) -> bool:
+        """In the bowl and no longer going down: on its floor, or the hand on the rim."""
+        return self.task.success(sim.model, sim.data) and (
+            self.bottom(sim) < self.FLOOR or self.on_bowl(sim) or abs(self.sinking(sim)) < 0.02)
 
     def steer(self, sim, mode):
         t = self.task
         palm = self.palm(sim, "right")[0]
         b = self.bottle(sim)
-        left = {"left": self.park(sim, "left", LEFT_PARKED)}
-        power = 0.0
-        if mode in ("close", "carry", "lower"):
-            power = 1.0
+        beside = np.array([b[0] + self.GRASP[0], b[1] - t.radius, palm[2]])
+        rim = BOWL_WALL_HEIGHT + self.CLEAR
         if mode == "carry":
-            rim = BOWL_WALL_HEIGHT + self.CLEAR
             if self.bottom(sim) < rim - 0.02 and not self.over_bowl(sim, t.bowl_r):
-                goal = palm + [0.0, 0.0, rim - self.bottom(sim)]
+                goal = palm + [0.0, 0.0, rim - self.bottom(sim)]  # straight up first
             else:
                 goal = palm + np.r_[t.bowl_xy - b[:2], rim - self.bottom(sim)]
         elif mode == "lower":
             goal = palm + np.r_[t.bowl_xy - b[:2], 0.004 - self.bottom(sim)]
-        elif mode == "approach":
+        elif mode in ("approach", "close"):
             goal = self.grasp_point(sim)
-        elif mode in ("close", "release", "lost", "withdraw", "retreat"):
-            goal = self.anchor["palm"]
+        elif mode in ("release", "lost"):
+            goal = palm
+        elif mode == "withdraw":
+            goal = beside + [0.0, -0.08, 0.01]
+        elif mode == "retreat":
+            goal = np.r_[beside[:2] + [0.0, -0.1], t.table_z + 0.25]
         elif mode == "open":
             goal = palm + [0.0, -0.05, 0.04]
-        elif mode == "pregrasp":
+        else:  # pregrasp
             pre = self.grasp_point(sim) + self.PRE
-            near = np.linalg.norm((palm - pre)[:2]) < 0.02
-            goal = pre if near else pre + [0.0, 0.0, 0.03]
+            near_pre = np.linalg.norm((palm - pre)[:2]) < 0.02
+            goal = pre if near_pre else pre + [0.0, 0.0, 0.03]
             if np.linalg.norm((palm - b)[:2]) < t.radius + 0.05 and palm[2] < pre[2] + 0.02:
                 goal = palm + [0.0, -0.05, 0.03]  # too close to the bottle: back away first
-        return PalmHandCommand({"right": self.toward(sim, "right", goal, self.quat), **left},
-                               {"right": self.grip(sim, "right", "power", power),
-                                "left": self.grip(sim, "left", "power", 0.0)})
+        power = 1.0 if mode in ("close", "carry", "lower") else 0.0
+        return PalmHandCommand({"right": self.toward(sim, "right", goal, self.quat),
+                                "left": self.park(sim, "left", LEFT_PARKED)},
+                               {"right": self.grip_to(sim, "right", "power", power),
+                                "left": self.grip_to(sim, "left", "power", 0.0)})
 
     def info(self, sim) -> str:
-        return (f"closure={self.closure(sim, 'right', 'power'):.2f} "
+        return (f"sink={self.sinking(sim):.3f} bowl={int(self.on_bowl(sim))} closure={self.closure(sim, 'right', 'power'):.2f} "
                 f"touch={sorted(self.touching(sim, 'right', self.geom))} "
                 f"bottom={self.bottom(sim):.3f} tilt={self.tilt(sim):.2f}")
 
     def done(self, sim) -> bool:
         return self.mode == "retreat" and self.task.success(sim.model, sim.data) and \
-            np.linalg.norm(self.palm(sim, "right")[0] - self.anchor["palm"]) < 0.02
+            self.palm(sim, "right")[0][2] > self.task.table_z + 0.22
