@@ -2,8 +2,10 @@
 
 The network is fed a recorded episode's own observations, tick by tick with its memory carried
 (and its chunks ensembled, when it ensembles), and its torque is compared with the label. The
-error is in the training loss's units (torque standard deviations, floored at 5 % of the effort
-limit; squared, averaged) per joint group, beside two answers that need no learning:
+error is in the training loss's kind of unit (squared, averaged, in torque standard deviations
+floored at 5 % of the effort limit), with the standard deviations of the held-out labels
+themselves, so that two models are scored on one scale, per joint group, beside two answers
+that need no learning:
 gravity compensation alone (τ = b) and the previous tick's target held (its q* through the PD
 law at this tick's state). A policy worse than those has learned nothing a rollout could use.
 """
@@ -15,7 +17,7 @@ import numpy as np
 import torch
 
 from humanoid_manip.learn.dataset import EpisodeArrays, pd_targets
-from humanoid_manip.learn.model import PolicyNet, torque_error
+from humanoid_manip.learn.model import TORQUE_SCALE_FLOOR, PolicyNet
 
 GROUPS = ("left_arm", "right_arm", "left_hand", "right_hand", "head")
 BASELINES = ("gravity_only", "hold_previous_target")
@@ -63,6 +65,9 @@ def offline_errors(model: PolicyNet, episodes: Sequence[EpisodeArrays], robot) -
     (which carry their bias: learn.dataset.add_bias)."""
     kp, kd, lim = robot.kp, robot.kd, robot.effort_limit
     groups = {g: robot.group_indices(g) for g in GROUPS}
+    labels = np.concatenate([e.torque for e in episodes]).astype(np.float64)
+    scale = torch.from_numpy(np.maximum(labels.std(0), TORQUE_SCALE_FLOOR * lim)
+                             .astype(np.float32))
     sums = {name: np.zeros(robot.n) for name in ("policy", *BASELINES)}
     ticks = 0
     for e in episodes:
@@ -78,7 +83,7 @@ def offline_errors(model: PolicyNet, episodes: Sequence[EpisodeArrays], robot) -
                 np.clip(kp * (held - q) - kd * dq + e.bias, -lim, lim).astype(np.float32)),
         }
         for name, tau in answers.items():
-            sums[name] += torque_error(model, tau.float(), label).sum(0).numpy()
+            sums[name] += (((tau.float() - label) / scale) ** 2).sum(0).numpy()
         ticks += len(label)
     out = {}
     for name, s in sums.items():
