@@ -28,25 +28,18 @@ CAMERAS = ("head_camera", "left_wrist_camera", "right_wrist_camera")
 
 
 def bench_collect(task: str, episodes: int, seed: int) -> dict:
-    from humanoid_manip.safety import SafetyMonitor, load_safety_config
-    from humanoid_manip.sim import Simulation
-    from humanoid_manip.teleop.collect import collect_episode
-    from humanoid_manip.teleop.config import load_teleop_config
-    from humanoid_manip.teleop.controller import TeleopController
+    from humanoid_manip.loop import EpisodeJob, run_job
+    from humanoid_manip.loop.jobs import close_cached
 
-    sim = Simulation(task, seed=seed)
-    controller = TeleopController(sim.robot, load_teleop_config())
-    safety = load_safety_config()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         for i in range(episodes):
-            r = collect_episode(sim, controller, tmp, seed + i,
-                                monitor=SafetyMonitor(sim.robot, safety), index=i)
+            r = run_job(EpisodeJob(task, seed + i, "teleop", out_dir=tmp, index=i))
             rows.append({"seed": r.seed, "success": r.success, "sim_s": round(r.sim_time_s, 2),
                          "wall_s": round(r.wall_s, 2), "MB": round(r.bytes / 1e6, 3)})
         wall = time.perf_counter() - t0
-    sim.close()
+    close_cached()
     mb = sum(r["MB"] for r in rows)
     sim_s = sum(r["sim_s"] for r in rows)
     return {"task": task, "episodes": episodes, "successes": sum(r["success"] for r in rows),

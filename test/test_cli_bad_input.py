@@ -52,6 +52,10 @@ FREE_TEXT = {
     ("up", "stack"),  # names in --stack-config's file
     ("up", "--namespace"),
     ("up", "--arg"),  # NAME:=VALUE, typed by config/stack.yaml
+    ("collect", "--address"),  # a Ray cluster's address: checked when Ray connects
+    ("eval", "--address"),
+    ("flywheel", "--address"),
+    ("ship", "--name"),  # a file name stem in --dest
 }
 
 

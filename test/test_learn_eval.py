@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from humanoid_manip.learn.cli import main
+from humanoid_manip.cli import main
 from humanoid_manip.learn.evaluate import EvaluationError, evaluate
 from humanoid_manip.policy.demo import pd_policy, save
 

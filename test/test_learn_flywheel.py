@@ -1,4 +1,5 @@
-"""The flywheel end to end at toy scale: expert round, DAgger round, lineage linking them."""
+"""The flywheel end to end at toy scale: expert round, DAgger round, lineage linking them, the
+release made from it, and a resumed run that redoes nothing."""
 import json
 import time
 
@@ -7,37 +8,53 @@ import pytest
 pytest.importorskip("torch")
 
 from humanoid_manip.data.episode import read_episode  # noqa: E402
-from humanoid_manip.learn.config import load_train_config  # noqa: E402
-from humanoid_manip.learn.flywheel import FlywheelConfig, run_flywheel  # noqa: E402
+from humanoid_manip.learn.config import FlywheelConfig, load_train_config  # noqa: E402
+from humanoid_manip.learn.evaluate import EVAL_SEED  # noqa: E402
+from humanoid_manip.learn.flywheel import DAGGER_SEED, run_flywheel  # noqa: E402
 from humanoid_manip.learn.toy import TINY_MODEL  # noqa: E402
 from humanoid_manip.learn.train import load_policy  # noqa: E402
 
 
 @pytest.mark.slow
-def test_two_rounds_collect_validate_train_export_evaluate(robot, tmp_path):
+def test_two_rounds_collect_validate_train_export_evaluate(robot, tmp_path, capsys):
+    from humanoid_manip.cli import main
+
     train = load_train_config().with_overrides(batch_size=2, window=4, burn_in=2, log_every=1,
                                                warmup_steps=1, threads=1, model=TINY_MODEL)
-    cfg = FlywheelConfig(task="pick_place", rounds=2, expert_episodes=1, dagger_episodes=1,
+    cfg = FlywheelConfig(tasks=("pick_place",), rounds=2, expert_episodes=1, dagger_episodes=1,
                          eval_episodes=1, train_steps=2, time_limit_s=0.2)
     result = run_flywheel(cfg, train, tmp_path, robot, progress=False)
     r0, r1 = result["rounds"]
     assert r0["collected"] == "expert" and r1["collected"] == "dagger"
     assert r0["validation"]["errors"] == [] and r1["validation"]["errors"] == []  # replays
     assert r0["episodes_trained"] == 1 and r1["episodes_trained"] == 2
-    assert r0["eval"]["seeds"] == r1["eval"]["seeds"] == [cfg.eval_seed]
-    assert set(result["change"]) == {"success_rate", "mean_progress", "mean_max_progress"}
+    assert r0["eval"]["pick_place"]["seeds"] == r1["eval"]["pick_place"]["seeds"] == [EVAL_SEED]
+    assert set(result["change"]["pick_place"]) == {"success_rate", "mean_progress",
+                                                   "mean_max_progress"}
 
     dagger = read_episode(r1["files"][0], images=False)
     assert dagger.metadata["source"]["type"] == "dagger"
     assert dagger.metadata["source"]["policy"] == r0["checkpoint"]
+    assert dagger.metadata["seed"] == DAGGER_SEED
     assert len(dagger.request) and len(dagger.command)  # expert labels, applied torques
     _, ck0 = load_policy(tmp_path / "round0" / "train" / "checkpoint.pt")
     _, ck1 = load_policy(tmp_path / "round1" / "train" / "checkpoint.pt")
     assert set(ck0["manifest"]["parents"]) < set(ck1["manifest"]["parents"])
     assert ck1["manifest"]["source"]["previous_policy"] == r0["checkpoint"]
-    assert ck1["manifest"]["source"]["train_seeds"] == {"pick_place": [0, 10000]}
+    assert ck1["manifest"]["source"]["train_seeds"] == {"pick_place": [0, DAGGER_SEED]}
     assert json.loads((tmp_path / "flywheel.json").read_text())["rounds"][1]["round"] == 1
+    report = json.loads((tmp_path / "round1" / "eval" / "eval_pick_place.json").read_text())
+    assert report["lineage"]["parents"] == [r1["checkpoint"]] and report["delay_steps"] == 1
 
     t0 = time.perf_counter()  # finished rounds are kept, not redone
     again = run_flywheel(cfg, train, tmp_path, robot, progress=False)
     assert again["rounds"] == result["rounds"] and time.perf_counter() - t0 < 5
+
+    rel = tmp_path / "release"  # the release: round 1's policy, lineage and evaluation
+    assert main(["ship", str(tmp_path), "--dest", str(rel), "--name", "p"]) == 0
+    shipped = json.loads((rel / "p.eval.json").read_text())
+    assert shipped["checkpoint"] == r1["checkpoint"]
+    assert shipped["tasks"]["pick_place"]["seeds"] == [EVAL_SEED]
+    assert json.loads((rel / "p.lineage.json").read_text())["round"] == 1
+    assert main(["ship", str(tmp_path), "--dest", str(rel), "--name", "p"]) == 2  # no --force
+    assert "--force" in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""The "pd" action (joint target + bias, the PD law inside the graph), the device sampler, the
-time budget and the parallel pipeline's work order, on tiny generated data and the CPU."""
+"""The "pd" action (joint target + bias, the PD law inside the graph), the device sampler and the
+time budget, on tiny generated data and the CPU."""
 from dataclasses import replace
 
 import numpy as np
@@ -9,7 +9,6 @@ torch = pytest.importorskip("torch")
 
 from humanoid_manip.learn.dataset import WindowSampler, add_bias  # noqa: E402
 from humanoid_manip.learn.export import export_checkpoint, parity  # noqa: E402
-from humanoid_manip.learn.ship import _interleave  # noqa: E402
 from humanoid_manip.learn.toy import TINY_MODEL, tiny_train_config, toy_episodes  # noqa: E402
 from humanoid_manip.learn.train import (  # noqa: E402
     DeviceWindowSampler,
@@ -109,11 +108,3 @@ def test_a_time_budget_shortens_the_run(robot, episodes, tmp_path):
     assert 25 < steps < 100000
     _, data = load_policy(result.checkpoint)
     assert data["train_config"]["steps"] == steps == data["step"]
-
-
-def test_the_pipeline_interleaves_tasks_in_proportion():
-    units = _interleave({"a": 6, "b": 3, "c": 3}, 0)
-    assert len(units) == 12
-    first_half = [t for t, _ in units[:6]]
-    assert first_half.count("a") == 3 and {"b", "c"} <= set(first_half)
-    assert sorted(s for t, s in units if t == "a") == list(range(6))

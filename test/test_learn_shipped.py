@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from humanoid_manip import paths
-from humanoid_manip.learn.cli import SHIPPED, main
+from humanoid_manip.cli import main
+from humanoid_manip.commands.eval import SHIPPED
 from humanoid_manip.learn.evaluate import training_seeds
 from humanoid_manip.policy import PolicyRuntime, load_policy_config
 

@@ -119,11 +119,11 @@ def test_resuming_after_a_kill_gives_the_uninterrupted_result(robot, episodes, t
 
 
 def test_the_command_trains_on_a_dataset_folder_and_exports(tmp_path, robot, capsys):
-    """Episode files -> cache -> training -> policy.onnx, by `python -m humanoid_manip.learn`."""
+    """Episode files -> cache -> training -> policy.onnx, by `humanoid-manip train`."""
     import yaml
 
+    from humanoid_manip.cli import main
     from humanoid_manip.data.synth import write_synthetic
-    from humanoid_manip.learn.cli import main
 
     data = tmp_path / "data"
     write_synthetic(data / "a.mcap", robot, 0.6, seed=1)

@@ -197,7 +197,7 @@ def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(ro
     """scripts/demo.sh's stack: the shipped policy, the monitor and the sim in lockstep open the
     dryer on seed 1,000,015, and the robot's state 1 s in is, bit for bit, the one
     `humanoid-manip eval --delay-steps 1` computes in one process."""
-    from humanoid_manip.learn.evaluate import run_episode
+    from humanoid_manip.loop import PolicyDriver, run_episode
     from humanoid_manip.policy import PolicyRuntime
     from humanoid_manip.safety import SafetyMonitor, load_safety_config
     from humanoid_manip.sim import CLOCK_START_S, Simulation, make_task
@@ -225,8 +225,8 @@ def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(ro
     task = make_task("dryer_open", replace(task.config, time_limit_s=at))
     runtime = PolicyRuntime("policies/default.onnx", robot, provider="cpu", task="dryer_open")
     with Simulation(task, seed=seed, robot=robot) as sim:
-        run_episode(sim, runtime, SafetyMonitor(robot, load_safety_config()), seed,
-                    delay_steps=1)
+        run_episode(sim, PolicyDriver(runtime), SafetyMonitor(robot, load_safety_config()),
+                    seed=seed, delay_steps=1, until_success_s=0.3)
         here = sim.joint_state()
     assert sim.time == pytest.approx(at)
     np.testing.assert_array_equal(np.asarray(there[0].position), here.position, err_msg=ended)

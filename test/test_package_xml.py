@@ -21,6 +21,7 @@ KEYS = {
     "onnxruntime": "python3-onnxruntime-pip", "mcap_ros2": "mcap-ros2-support",
     "mcap": None, "onnx": None, "mink": None, "imageio_ffmpeg": None, "pyarrow": None,
     "torch": None,  # learn/ only: the optional training extra (requirements-train.txt)
+    "ray": None,  # loop/runner.py: episodes as Ray tasks (pip, requirements.txt)
 }
 # what the launch files and configuration start or load by name, beyond the imports
 LAUNCHED = {"ros2launch", "robot_state_publisher", "controller_manager", "rviz2",

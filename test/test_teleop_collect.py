@@ -18,7 +18,7 @@ def collected(tmp_path_factory):
     out = tmp_path_factory.mktemp("episodes")
     summary = out / "summary.json"
     rc = main(["collect", "--task", "pick_place", "--episodes", "1", "--seed", "3",
-               "--out", str(out), "--json", str(summary)])
+               "--out", str(out), "--json", str(summary), "--workers", "1"])
     assert rc == 0
     return json.loads(summary.read_text())
 
@@ -72,8 +72,8 @@ def test_two_readers_see_every_topic_at_its_rate(collected, robot):
 
 def test_replaying_the_labels_reproduces_the_outcome(collected):
     """The recorded applied torques, open loop from the recorded initial state, same seed."""
+    from humanoid_manip.loop import replay_torques
     from humanoid_manip.sim import Simulation
-    from humanoid_manip.teleop.collect import replay_torques
 
     f = collected["files"][0]
     ep = read_episode(f["path"], images=False)

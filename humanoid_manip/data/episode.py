@@ -16,6 +16,7 @@ from humanoid_manip.data.msgdefs import schema_text
 from humanoid_manip.errors import HumanoidManipError
 
 METADATA_TOPIC = "/episode/metadata"  # std_msgs/String, JSON: written at start and at finish
+PRIVILEGED_TOPIC = "/sim/privileged_state"  # simulated episodes only: the teacher's input
 METADATA_RECORD = "humanoid_manip.episode"  # MCAP metadata record with the same JSON
 CHUNK_BYTES = 256 * 1024  # a killed recorder loses at most one chunk (~0.1 s of 3 cameras)
 
@@ -27,6 +28,9 @@ TOPIC_TYPES: dict[str, str] = {
     "/safety/events": "std_msgs/msg/String",
     "/clock": "rosgraph_msgs/msg/Clock",
     METADATA_TOPIC: "std_msgs/msg/String",
+    # sim.privileged_state() at each control tick, for tasks that define one (Task.privileged_
+    # state): object poses and layout a privileged teacher is trained on; never a policy input
+    PRIVILEGED_TOPIC: "std_msgs/msg/Float64MultiArray",
 }
 for _cam in ("head_camera", "left_wrist_camera", "right_wrist_camera"):
     TOPIC_TYPES[f"/{_cam}/image_raw"] = "sensor_msgs/msg/Image"
@@ -165,6 +169,8 @@ class Episode:
     stamp: np.ndarray = field(default_factory=lambda: np.zeros(0))  # joint state header stamps
     image_t: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> frame times, s
     image_stamp: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> header stamps
+    privileged_t: np.ndarray = field(default_factory=lambda: np.zeros(0))  # PRIVILEGED_TOPIC
+    privileged: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def start_s(self) -> float:
@@ -209,10 +215,12 @@ def read_episode(path: str | os.PathLike, images: bool = True,
     cmd_t, cmd = [], []
     req_t, req = [], []
     ev_t = []
+    priv_t, priv = [], []
     cams: dict[str, tuple[list, list, list]] = {}
     factory = DecoderFactory()
     decoders: dict[int, Any] = {}
-    fast = {"/joint_states", "/policy/torque_request", "/effort_controller/commands"}
+    fast = {"/joint_states", "/policy/torque_request", "/effort_controller/commands",
+            PRIVILEGED_TOPIC}
     last_names = None
     try:
         with open(p, "rb") as f:
@@ -242,6 +250,9 @@ def read_episode(path: str | os.PathLike, images: bool = True,
                             data = cdr.read_float64_array(message.data)
                             cmd_t.append(t)
                             cmd.append(data)
+                        elif topic == PRIVILEGED_TOPIC:
+                            priv.append(cdr.read_float64_array(message.data))
+                            priv_t.append(t)
                         else:
                             stamp_s, names, q, v, e = cdr.read_joint_state(message.data,
                                                                             last_names)
@@ -285,6 +296,9 @@ def read_episode(path: str | os.PathLike, images: bool = True,
                 elif topic == "/policy/torque_request":
                     req_t.append(t)
                     req.append(msg.effort)
+                elif topic == PRIVILEGED_TOPIC:
+                    priv_t.append(t)
+                    priv.append(msg.data)
                 elif topic == "/safety/events":
                     ep.events.append(json.loads(msg.data))
                     ev_t.append(t)
@@ -312,6 +326,7 @@ def read_episode(path: str | os.PathLike, images: bool = True,
     ep.command_t, ep.command = np.asarray(cmd_t), arr(cmd)
     ep.event_t = np.asarray(ev_t)
     ep.request_t, ep.request = np.asarray(req_t), arr(req)
+    ep.privileged_t, ep.privileged = np.asarray(priv_t), arr(priv)
     ep.image_t = {c: np.asarray(ts) for c, (ts, _s, _f) in cams.items()}
     ep.image_stamp = {c: np.asarray(s) for c, (_t, s, _f) in cams.items()}
     if images:

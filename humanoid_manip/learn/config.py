@@ -9,6 +9,7 @@ from humanoid_manip.config import from_dict, load_yaml
 from humanoid_manip.errors import ConfigError
 
 TRAIN_YAML = "train.yaml"
+SECTIONS = ("flywheel", "eval")  # the commands' own sections of train.yaml
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def load_train_config(path: str | os.PathLike | None = None, **overrides) -> Tra
     """Read config/train.yaml (or `path`); non-None overrides replace top-level keys."""
     p = paths.resolve(path) if path else paths.config_path(TRAIN_YAML)
     data = load_yaml(p)
-    data.pop("flywheel", None)  # read by load_flywheel_config
+    for section in SECTIONS:  # read by their own loaders
+        data.pop(section, None)
     for k, v in overrides.items():
         if v is not None:
             data[k] = v
@@ -136,13 +138,60 @@ def load_train_config(path: str | os.PathLike | None = None, **overrides) -> Tra
     return cfg
 
 
-def load_flywheel_config(path: str | os.PathLike | None = None, **overrides):
-    """The `flywheel:` section of config/train.yaml (or `path`), with non-None overrides."""
-    from humanoid_manip.learn.flywheel import FlywheelConfig
+@dataclass(frozen=True)
+class FlywheelConfig:
+    """The `flywheel:` section of config/train.yaml (the `flywheel` command's settings)."""
 
+    tasks: tuple[str, ...] = ("dryer_open",)  # collected and evaluated, each round
+    rounds: int = 2
+    expert_episodes: int = 8  # round 0, per task: the experts through the teleop path, seeds 0..
+    expert_noise: float = 0.0  # DART noise (fraction of effort) on odd seeds' demonstrations
+    dagger_episodes: int = 4  # each later round, per task: the policy acts, the expert labels
+    eval_episodes: int = 5  # per task and round, on seeds from learn.evaluate.EVAL_SEED
+    train_steps: int = 1500  # per round
+    train_budget_s: float = 0.0  # > 0: fewer steps if they would not fit this many seconds
+    warm_start: bool = False  # later rounds start from the previous round's weights
+    time_limit_s: float = 0.0  # 0 = the task's own time limit (config/tasks.yaml)
+    delay_steps: int = 1  # DAgger and evaluation requests: the sim stack's timing
+
+    def __post_init__(self):
+        if not self.tasks:
+            raise ValueError("tasks must name at least one task")
+        if self.rounds < 1 or self.expert_episodes < 1 or self.eval_episodes < 1:
+            raise ValueError("rounds, expert_episodes and eval_episodes must be >= 1")
+        if self.dagger_episodes < 0 or self.train_steps < 1 or self.time_limit_s < 0:
+            raise ValueError("dagger_episodes >= 0, train_steps >= 1, time_limit_s >= 0")
+        if self.expert_noise < 0 or self.train_budget_s < 0 or self.delay_steps < 0:
+            raise ValueError("expert_noise, train_budget_s and delay_steps must be >= 0")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """The `eval:` section of config/train.yaml (the `eval` command's settings)."""
+
+    episodes: int = 10
+    videos: int = 1  # MP4s of the first episodes, when an output folder is given
+    delay_steps: int = 1  # physics steps from a state to its request at the monitor (the stack)
+
+    def __post_init__(self):
+        if self.episodes < 1 or self.videos < 0 or self.delay_steps < 0:
+            raise ValueError("episodes >= 1, videos >= 0 and delay_steps >= 0")
+
+
+def _section(cls, name: str, path, overrides: dict):
     p = paths.resolve(path) if path else paths.config_path(TRAIN_YAML)
-    data = dict(load_yaml(p).get("flywheel") or {})
+    data = dict(load_yaml(p).get(name) or {})
     for k, v in overrides.items():
         if v is not None:
             data[k] = v
-    return from_dict(FlywheelConfig, data, f"{p}: flywheel")
+    return from_dict(cls, data, f"{p}: {name}")
+
+
+def load_flywheel_config(path: str | os.PathLike | None = None, **overrides) -> FlywheelConfig:
+    """The `flywheel:` section of config/train.yaml (or `path`), with non-None overrides."""
+    return _section(FlywheelConfig, "flywheel", path, overrides)
+
+
+def load_eval_config(path: str | os.PathLike | None = None, **overrides) -> EvalConfig:
+    """The `eval:` section of config/train.yaml (or `path`), with non-None overrides."""
+    return _section(EvalConfig, "eval", path, overrides)

@@ -1,43 +1,34 @@
-"""Closed-loop evaluation of a policy file in the simulation, in one process (no DDS).
+"""Closed-loop evaluation of a policy file in the simulation (no DDS, no torch).
 
-The loop is the one the nodes run, on simulated time: physics at 500 Hz, cameras at 30 Hz, the
-policy runtime (ONNX Runtime, the same class the policy node uses) at the file's control rate,
-and the safety monitor core every physics step between the policy and the motors. No torch.
+Each episode is the one loop (humanoid_manip/loop): physics at 500 Hz, cameras at 30 Hz, the
+policy runtime (ONNX Runtime, the class the policy node uses) at the file's control rate, and a
+fresh safety monitor core every physics step between the policy and the motors; by default the
+request reaches the monitor one physics step after the state it answers, as in the sim stack
+(`up sim`), so an evaluation's episode is the stack's, bit for bit. Episodes run as jobs on one
+or many workers (Ray); the report is the same whatever their number.
 """
 from __future__ import annotations
 
 import json
 import os
-import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.loop.episode import EpisodeReport
 
-NON_INTERVENTIONS = {"mode", "loop_overrun"}  # safety events that are not interventions
-VIEW_SIZE = (240, 320)  # height, width of the outside view in the video
+EVAL_SEED = 1_000_000  # evaluation seeds start here; collection counts up from 0, DAgger from
+#                        10,000 per round: no evaluation seed is ever trained on
+STACK_DELAY_STEPS = 1  # the sim stack's timing: a request acts one physics step after its state
+
+__all__ = ["EVAL_SEED", "STACK_DELAY_STEPS", "EpisodeReport", "EvaluationError", "evaluate",
+           "summarize", "training_seeds"]
 
 
 class EvaluationError(HumanoidManipError):
     """An evaluation that cannot run as asked (seeds used in training, no such task)."""
-
-
-@dataclass
-class EpisodeReport:
-    seed: int
-    success: bool
-    progress: float  # at the end of the episode
-    max_progress: float
-    sim_time_s: float
-    wall_s: float
-    interventions: int  # safety intervention onsets (events other than mode changes)
-    intervention_ticks: int  # monitor ticks in which some limit acted
-    events: dict[str, int] = field(default_factory=dict)
-    final_mode: str = ""
-    video: str | None = None
 
 
 def training_seeds(lineage: dict, task: str) -> set[int]:
@@ -47,132 +38,44 @@ def training_seeds(lineage: dict, task: str) -> set[int]:
     return {int(s) for s in (seeds or {}).get(task, [])}
 
 
-class _Video:
-    """An MP4 of what the policy sees (three cameras) beside an outside view."""
+def policy_lineage(policy: str | os.PathLike, robot=None) -> dict:
+    """The lineage a policy file carries in its metadata (its checkpoint's manifest)."""
+    from humanoid_manip.policy import PolicyRuntime
+    from humanoid_manip.robot import load_robot
 
-    def __init__(self, path: Path, sim, fps: float):
-        import imageio_ffmpeg
-        import mujoco
-
-        self.sim = sim
-        self.view = mujoco.Renderer(sim.model, *VIEW_SIZE)
-        self.cam = mujoco.MjvCamera()
-        mujoco.mjv_defaultFreeCamera(sim.model, self.cam)
-        # above and behind the robot: both hands and the task in front (a view from the front
-        # is blocked by the dryer)
-        self.cam.lookat[:] = [0.5, 0.0, 1.0]
-        self.cam.distance, self.cam.azimuth, self.cam.elevation = 1.7, 0.0, -50.0
-        h, w = VIEW_SIZE
-        self.size = (w + 2 * sim.image_width, h)
-        self.writer = imageio_ffmpeg.write_frames(str(path), self.size, fps=fps, quality=6,
-                                                  macro_block_size=8, ffmpeg_log_level="error")
-        self.writer.send(None)
-
-    def add(self, images: dict[str, np.ndarray]) -> None:
-        self.view.update_scene(self.sim.data, camera=self.cam)
-        outside = self.view.render()
-        h, w = VIEW_SIZE
-        frame = np.zeros((h, self.size[0], 3), np.uint8)
-        frame[:, :w] = outside
-        cams = list(images.values())
-        ih, iw = cams[0].shape[:2]
-        for i, img in enumerate(cams[:3]):
-            r, c = (i // 2) * ih, w + (i % 2) * iw
-            if r + ih <= h:
-                frame[r:r + ih, c:c + iw] = img
-        self.writer.send(np.ascontiguousarray(frame).tobytes())
-
-    def close(self) -> None:
-        self.writer.close()
-        self.view.close()
+    return PolicyRuntime(str(policy), robot or load_robot(), provider="cpu").contract.lineage
 
 
-def run_episode(sim, runtime, monitor, seed: int, video: Path | None = None,
-                stop_on_success: bool = True, delay_steps: int = 0) -> EpisodeReport:
-    """One episode: reset to `seed`, run until success (held 0.3 s) or the time limit.
+def eval_jobs(policy: str | bytes, task: str, seeds: list[int], out: Path | None, videos: int,
+              time_limit_s: float | None, delay_steps: int) -> list:
+    """The evaluation's episodes as jobs (videos of the first `videos` when `out` is given)."""
+    from humanoid_manip.loop import EpisodeJob
 
-    `monitor` is a fresh SafetyMonitor: its clock, rate limiter and counters start here.
-    `delay_steps`: each torque request reaches the monitor this many physics steps after the
-    joint state it answers (0: the next step, as in lockstep), to test a policy's tolerance of
-    the latency of a real loop.
-    """
-    from humanoid_manip.safety.types import JointState, TorqueRequest
-    from humanoid_manip.sim import CLOCK_START_S, ros_time
-
-    wall0 = time.perf_counter()
-    sim.reset(seed)
-    runtime.reset()
-    names = tuple(sim.robot.names)
-    every = max(1, int(round(sim.robot.rates.physics_hz / runtime.contract.control_rate_hz)))
-    js = sim.joint_state()
-    monitor.tick(CLOCK_START_S, None, JointState(names, js.position, js.velocity, CLOCK_START_S))
-    ok, why = monitor.enable(True)
-    if not ok:
-        raise EvaluationError(f"the safety monitor refused to enable: {why}")
-    counts0 = sum(monitor.counts.values())
-    events: Counter = Counter()
-    writer = _Video(video, sim, sim.robot.rates.camera_hz) if video else None
-    images, request, k = None, None, 0
-    queued: list[tuple[int, np.ndarray, float]] = []  # (step it reaches the monitor, τ, stamp)
-    best, success_since = 0.0, None
-    try:
-        while not sim.timed_out():
-            t = ros_time(CLOCK_START_S + sim.time)  # as the sim stack's stamps carry it
-            js = sim.joint_state()
-            if sim.camera_due() or images is None:
-                images = sim.render()
-                if writer is not None:
-                    writer.add(images)
-            if k % every == 0:  # stamped with the state it answers, as the policy node does
-                tau = runtime.step(images, js.position, js.velocity)
-                queued.append((k + delay_steps, np.asarray(tau, float), t))
-            while queued and queued[0][0] <= k:
-                request = TorqueRequest(names, *queued.pop(0)[1:])
-            res = monitor.tick(t, request, JointState(names, js.position, js.velocity, t))
-            request = None
-            for ev in res.events:
-                events[ev.type] += 1
-            sim.step(res.torque)
-            k += 1
-            if k % every == 0:
-                best = max(best, sim.progress())
-                if sim.success():
-                    success_since = sim.time if success_since is None else success_since
-                    if stop_on_success and sim.time - success_since >= 0.3:
-                        break
-                else:
-                    success_since = None
-    finally:
-        if writer is not None:
-            writer.close()
-    progress = sim.progress()
-    return EpisodeReport(
-        seed=seed, success=sim.success(), progress=progress, max_progress=max(best, progress),
-        sim_time_s=sim.time, wall_s=time.perf_counter() - wall0,
-        interventions=sum(n for kind, n in events.items() if kind not in NON_INTERVENTIONS),
-        intervention_ticks=int(sum(monitor.counts.values()) - counts0),
-        events=dict(events), final_mode=monitor.mode.value,
-        video=str(video) if video else None)
+    return [EpisodeJob(task, s, "policy", policy=policy, time_limit_s=time_limit_s,
+                       delay_steps=delay_steps,
+                       video=str(out / f"{task}_seed{s}.mp4") if out and i < videos else None)
+            for i, s in enumerate(seeds)]
 
 
-def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: int, *,
-             out_dir: str | os.PathLike | None = None, videos: int = 1, robot=None,
+def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: int = EVAL_SEED,
+             *, out_dir: str | os.PathLike | None = None, videos: int = 1, robot=None,
              allow_training_seeds: bool = False, progress: bool = False,
-             time_limit_s: float | None = None, delay_steps: int = 0) -> dict:
+             time_limit_s: float | None = None, delay_steps: int = STACK_DELAY_STEPS,
+             workers: int = 1, address: str | None = None) -> dict:
     """Run `episodes` episodes on seeds seed..seed+episodes-1 and report (JSON-ready dict).
 
     `time_limit_s` shortens the task's episodes (quick checks); None keeps config/tasks.yaml's.
     """
-    from tqdm import tqdm
-
+    from humanoid_manip.loop import run_jobs
     from humanoid_manip.policy import PolicyRuntime
     from humanoid_manip.robot import load_robot
-    from humanoid_manip.safety.config import load_safety_config
-    from humanoid_manip.safety.monitor import SafetyMonitor
-    from humanoid_manip.sim import Simulation, make_task
+    from humanoid_manip.sim import make_task
 
     robot = robot or load_robot()
-    runtime = PolicyRuntime(policy, robot, provider="cpu", task=task)
+    the_task = make_task(task)
+    if isinstance(policy, os.PathLike):
+        policy = str(policy)
+    runtime = PolicyRuntime(policy, robot, provider="cpu", task=task)  # refuses a bad file here
     name = runtime.source if isinstance(policy, bytes) else str(policy)
     seeds = list(range(seed, seed + episodes))
     used = training_seeds(runtime.contract.lineage, task) & set(seeds)
@@ -183,18 +86,20 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    safety = load_safety_config()
-    the_task = make_task(task)
-    if time_limit_s is not None:
-        the_task = make_task(task, replace(the_task.config, time_limit_s=float(time_limit_s)))
-    reports = []
-    with Simulation(the_task, seed=seeds[0], robot=robot) as sim:
-        for i, s in enumerate(tqdm(seeds, desc=f"eval {task}", disable=not progress)):
-            video = out / f"{task}_seed{s}.mp4" if out and i < videos else None
-            reports.append(run_episode(sim, runtime, SafetyMonitor(robot, safety), s, video,
-                                       delay_steps=delay_steps))
-    result = summarize(reports, task, name, runtime.contract.lineage, sim.time_limit_s, robot)
+    if isinstance(policy, str):
+        policy = str(Path(policy).resolve())  # workers elsewhere resolve it the same way
+    jobs = eval_jobs(policy, task, seeds, out, videos, time_limit_s, delay_steps)
+    results = run_jobs(jobs, workers=workers, address=address, progress=progress,
+                       desc=f"eval {task}")
+    lost = [r for r in results if not r.ok]
+    if lost:
+        raise EvaluationError(f"{len(lost)} episode(s) failed on every attempt: "
+                              + "; ".join(f"{r.job.name}: {r.error}" for r in lost[:3]))
+    limit = time_limit_s if time_limit_s is not None else the_task.time_limit_s
+    result = summarize([r.report for r in results], task, name, runtime.contract.lineage,
+                       limit, robot)
     result["delay_steps"] = int(delay_steps)
+    result["workers"] = results.workers
     if out:
         (out / f"eval_{task}.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
@@ -215,7 +120,7 @@ def summarize(reports: list[EpisodeReport], task: str, name: str, lineage: dict,
         "policy": name,
         "checkpoint": lineage.get("id"),
         "seeds": seeds,
-        "episodes": [asdict(r) for r in reports],
+        "episodes": [_episode_dict(r) for r in reports],
         "success_rate": float(np.mean([r.success for r in reports])),
         "mean_progress": float(np.mean([r.progress for r in reports])),
         "mean_max_progress": float(np.mean([r.max_progress for r in reports])),
@@ -228,3 +133,11 @@ def summarize(reports: list[EpisodeReport], task: str, name: str, lineage: dict,
         "videos": [r.video for r in reports if r.video],
         "lineage": json.loads(manifest.to_json()),
     }
+
+
+def _episode_dict(r: EpisodeReport) -> dict:
+    """An evaluation episode in the report (no file fields: evaluations record none)."""
+    d = asdict(r)
+    for k in ("task", "path", "bytes"):
+        d.pop(k, None)
+    return d

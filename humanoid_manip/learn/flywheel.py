@@ -1,165 +1,95 @@
-"""The data flywheel: collect -> validate -> train -> export -> evaluate -> collect with the
-policy and expert corrections (DAgger) -> retrain, each round recorded with its lineage.
+"""The data flywheel, on the one orchestrator: collect -> validate -> train -> export ->
+evaluate -> collect with the policy and expert labels (DAgger) -> retrain, round after round,
+each round recorded with its lineage.
 
-Round 0 records the scripted expert through the teleop path (teleop/collect.py). Each later
-round lets the previous round's policy drive (through the policy runtime and the safety
-monitor, as on the robot) while the same expert, at every visited state, says what torque it
-would have asked for: the episode's /policy/torque_request carries that label, and its
-/effort_controller/commands what was really applied, so the file still replays exactly. Every
-round retrains from scratch on all valid episodes so far and is evaluated on the same held-out
-seeds, so the rounds compare like for like.
+Round 0 records the experts through the teleop path (DART noise on odd seeds when
+`expert_noise` > 0); each later round lets the previous round's policy drive (policy runtime +
+safety monitor, at the stack's timing) while a fresh plain expert labels every tick, to success
+or the time limit. Every round trains on all valid episodes so far (from scratch, or from the
+previous weights with `warm_start`), exports and is evaluated on the same held-out seeds per
+task. Episodes are jobs on the workers (Ray with several); training is its own task on this
+machine's GPU when it has one. The steps overlap as futures: while round r trains, round r-1's
+evaluation runs; once r is trained, round r+1's DAgger episodes are queued before r's
+evaluation, so training never waits for an evaluation. With one worker the same steps run in
+this process, in order. Finished steps are kept (`round<N>/train.json`, `round<N>/round.json`),
+so a run resumes where it stopped.
 """
 from __future__ import annotations
 
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
 from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.learn.config import FlywheelConfig
+from humanoid_manip.learn.evaluate import EVAL_SEED
 
 ROUND_JSON = "round.json"
+TRAIN_JSON = "train.json"
+DAGGER_SEED = 10_000  # round r's DAgger seeds start at r * DAGGER_SEED (never evaluation seeds)
+
+__all__ = ["DAGGER_SEED", "FlywheelConfig", "FlywheelError", "run_flywheel", "train_round"]
 
 
 class FlywheelError(HumanoidManipError):
     """A flywheel round that cannot go on (no valid episodes, a failed step)."""
 
 
-@dataclass(frozen=True)
-class FlywheelConfig:
-    """The `flywheel:` section of config/train.yaml."""
-
-    task: str = "dryer_open"
-    rounds: int = 2
-    expert_episodes: int = 8  # round 0: scripted expert demonstrations, seeds 0..n-1
-    dagger_episodes: int = 4  # each later round: the policy drives, the expert labels
-    eval_episodes: int = 5  # on seeds eval_seed.. (never collected from)
-    eval_seed: int = 1_000_000
-    train_steps: int = 1500  # per round (retrained from scratch on all data so far)
-    time_limit_s: float = 0.0  # 0 = the task's own (config/tasks.yaml)
-
-    def __post_init__(self):
-        if self.rounds < 1 or self.expert_episodes < 1 or self.eval_episodes < 1:
-            raise ValueError("rounds, expert_episodes and eval_episodes must be >= 1")
-        if self.dagger_episodes < 0 or self.train_steps < 1 or self.time_limit_s < 0:
-            raise ValueError("dagger_episodes >= 0, train_steps >= 1, time_limit_s >= 0")
+def round_seeds(cfg: FlywheelConfig, r: int) -> list[int]:
+    """The seeds collected in round r, per task (the same for every task)."""
+    if r == 0:
+        return list(range(cfg.expert_episodes))
+    return list(range(r * DAGGER_SEED, r * DAGGER_SEED + cfg.dagger_episodes))
 
 
-def _simulation(task: str, cfg: FlywheelConfig, robot, seed: int):
-    from humanoid_manip.sim import Simulation, make_task
+def collect_jobs(cfg: FlywheelConfig, r: int, data_dir: Path, policy: str | None,
+                 policy_id: str) -> list:
+    """Round r's episodes: the experts through the teleop path, or DAgger with `policy`."""
+    from humanoid_manip.loop import EpisodeJob
 
-    t = make_task(task)
-    if cfg.time_limit_s:
-        t = make_task(task, replace(t.config, time_limit_s=cfg.time_limit_s))
-    return Simulation(t, seed=seed, robot=robot)
-
-
-def collect_dagger_episode(sim, controller, runtime, monitor, out_dir: Path, seed: int,
-                           policy_id: str) -> Path:
-    """The policy drives through the safety monitor; the expert labels every control tick."""
-    from humanoid_manip.data import cdr
-    from humanoid_manip.data.episode import EpisodeWriter
-    from humanoid_manip.safety.types import JointState, TorqueRequest
-    from humanoid_manip.sim import CLOCK_START_S, ros_time
-    from humanoid_manip.teleop.collect import SETTLE_S, ExpertDevice
-    from humanoid_manip.teleop.recording import episode_metadata, episode_path
-
-    sim.reset(seed)
-    runtime.reset()
-    robot = sim.robot
-    names = list(robot.names)
-    js = sim.joint_state()
-    controller.reset(js.position)
-    device = ExpertDevice(sim, controller)
-    source = {"type": "dagger", "device": "scripted_expert", "operator": "", "path": "teleop",
-              "policy": policy_id, "safety_monitor": True,
-              "label": "/policy/torque_request is the expert's torque at the visited state; "
-                       "/effort_controller/commands is the policy's, through the monitor"}
-    meta = episode_metadata(robot, sim.task.name, seed, source, sim=True,
-                            extra={"initial_state": {"qpos": sim.data.qpos.tolist(),
-                                                     "qvel": sim.data.qvel.tolist()}})
-    path = episode_path(out_dir, sim.task.name, seed)
-    every = max(1, int(round(robot.rates.physics_hz / runtime.contract.control_rate_hz)))
-    cams = {c.name: c for c in robot.cameras}
-    w, h = robot.image.width, robot.image.height
-    monitor.tick(CLOCK_START_S, None, JointState(tuple(names), js.position, js.velocity,
-                                               CLOCK_START_S))
-    ok, why = monitor.enable(True)
-    if not ok:
-        raise FlywheelError(f"the safety monitor refused to enable: {why}")
-    images, request, k, done_at = None, None, 0, None
-    with EpisodeWriter(path, meta) as writer:
-        while not sim.timed_out():
-            t = sim.time
-            t_ns = int(round(t * 1e9))
-            js = sim.joint_state()
-            if sim.camera_due() or images is None:
-                images = sim.render()
-                for name, img in images.items():
-                    writer.write_cdr(f"/{name}/image_raw", cdr.image_cdr(t_ns, name, img), t_ns)
-                    writer.write_cdr(f"/{name}/camera_info", cdr.camera_info_cdr(
-                        t_ns, name, w, h, cams[name].fovy_deg), t_ns)
-            now = ros_time(CLOCK_START_S + t)  # the monitor's clock, as the stack stamps it
-            if k % every == 0:
-                controller.feed(device.get_action(t))
-                label = controller.torque(t, js.position, js.velocity)
-                tau = np.asarray(runtime.step(images, js.position, js.velocity), float)
-                request = TorqueRequest(tuple(names), tau, now)
-                writer.write_cdr("/joint_states", cdr.joint_state_cdr(
-                    t_ns, names, js.position, js.velocity, js.effort), t_ns)
-                writer.write_cdr("/policy/torque_request",
-                                 cdr.joint_state_cdr(t_ns, names, effort=label), t_ns)
-            res = monitor.tick(now, request, JointState(tuple(names), js.position, js.velocity,
-                                                        now))
-            request = None
-            for ev in res.events:
-                writer.write_cdr("/safety/events", cdr.string_cdr(ev.to_json()), t_ns)
-            writer.write_cdr("/effort_controller/commands", cdr.float64_array_cdr(res.torque),
-                             t_ns)
-            sim.step(res.torque)
-            k += 1
-            if done_at is None and device.done():
-                done_at = sim.time
-            if done_at is not None and sim.time - done_at >= SETTLE_S:
-                break
-        writer.finish({"success": sim.success(),
-                       "note": f"progress {sim.progress():.2f} after {sim.time:.2f} s",
-                       "safety": {"mode": monitor.mode.value, "counts": dict(monitor.counts)}})
-    return path
-
-
-def _collect(cfg: FlywheelConfig, robot, data_dir: Path, seeds, policy=None,
-             policy_id: str = "", progress: bool = False) -> list[Path]:
-    from tqdm import tqdm
-
-    from humanoid_manip.safety.config import load_safety_config
-    from humanoid_manip.safety.monitor import SafetyMonitor
-    from humanoid_manip.teleop.collect import collect_episode
-    from humanoid_manip.teleop.config import load_teleop_config
-    from humanoid_manip.teleop.controller import TeleopController
-
-    safety = load_safety_config()
-    runtime = None
-    if policy is not None:
-        from humanoid_manip.policy import PolicyRuntime
-
-        runtime = PolicyRuntime(policy, robot, provider="cpu", task=cfg.task)
-    paths_out = []
-    with _simulation(cfg.task, cfg, robot, seeds[0]) as sim:
-        controller = TeleopController(robot, load_teleop_config())
-        what = "dagger" if runtime else "expert"
-        for s in tqdm(seeds, desc=f"collect {what}", disable=not progress):
-            monitor = SafetyMonitor(robot, safety)
-            if runtime is None:
-                paths_out.append(collect_episode(sim, controller, data_dir, s,
-                                                 monitor=monitor).path)
+    limit = cfg.time_limit_s or None
+    jobs = []
+    for task in cfg.tasks:
+        for s in round_seeds(cfg, r):
+            if r == 0:
+                noise = cfg.expert_noise if s % 2 else 0.0
+                jobs.append(EpisodeJob(task, s, "teleop", out_dir=str(data_dir),
+                                       torque_noise=noise, time_limit_s=limit))
             else:
-                paths_out.append(collect_dagger_episode(sim, controller, runtime, monitor,
-                                                        data_dir, s, policy_id))
-    return paths_out
+                jobs.append(EpisodeJob(task, s, "dagger", out_dir=str(data_dir), policy=policy,
+                                       policy_id=policy_id, time_limit_s=limit,
+                                       delay_steps=cfg.delay_steps))
+    return jobs
+
+
+def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: dict,
+                init: str | None, budget_s: float | None, progress: bool) -> dict:
+    """One round's training and export, in whichever process runs it (a Ray task or here)."""
+    from humanoid_manip.data.episode import read_episode
+    from humanoid_manip.learn.dataset import episode_arrays
+    from humanoid_manip.learn.export import export_checkpoint
+    from humanoid_manip.learn.train import load_policy, resolve_device, train_policy
+    from humanoid_manip.robot import load_robot
+
+    t0 = time.perf_counter()
+    robot = load_robot()
+    episodes = [episode_arrays(read_episode(f), tasks, robot.camera_names, robot.names,
+                               robot.rates.policy_hz) for f in files]
+    init_from = load_policy(init)[0] if init else None
+    result = train_policy(train_cfg, episodes, robot, tasks, Path(rd) / "train",
+                          progress=progress, source_info=info, time_budget_s=budget_s,
+                          init_from=init_from)
+    policy = export_checkpoint(result.checkpoint, Path(rd) / "policy.onnx", robot)
+    h = result.history
+    rates = [p["samples_per_s"] for p in h[1:]] or [0.0]
+    return {"episodes_trained": len(episodes), "checkpoint": result.manifest["id"],
+            "checkpoint_file": str(result.checkpoint), "policy": str(policy),
+            "final_loss": h[-1]["loss"], "steps": h[-1]["step"],
+            "samples_per_s": float(sorted(rates)[len(rates) // 2]),
+            "device": str(resolve_device(train_cfg.device)), "train_wall_s":
+            time.perf_counter() - t0}
 
 
 def _valid_episodes(data_dir: Path, robot, progress: bool) -> tuple[list[Path], dict]:
@@ -172,70 +102,138 @@ def _valid_episodes(data_dir: Path, robot, progress: bool) -> tuple[list[Path], 
                    "errors": [f"{f.episode}: {f.check}: {f.message}" for f in report.errors]}
 
 
+def _lost(results, what: str) -> dict:
+    lost = [{"job": r.job.name, "error": r.error, "attempts": r.attempts}
+            for r in results if not r.ok]
+    if lost and len(lost) == len(results):
+        raise FlywheelError(f"{what}: every episode failed ({lost[0]['error']})")
+    return {"lost": lost} if lost else {}
+
+
 def run_flywheel(cfg: FlywheelConfig, train_cfg, out: str | os.PathLike, robot=None,
-                 progress: bool = True) -> dict:
-    """Run (or resume: finished rounds are kept) every round; returns the summary."""
-    from humanoid_manip.data.episode import read_episode
-    from humanoid_manip.learn.dataset import episode_arrays
-    from humanoid_manip.learn.evaluate import evaluate
-    from humanoid_manip.learn.export import export_checkpoint
-    from humanoid_manip.learn.train import train_policy
+                 progress: bool = True, workers: int = 1, address: str | None = None) -> dict:
+    """Run (or resume: finished steps are kept) every round; returns the summary."""
+    from humanoid_manip.loop import Workers
     from humanoid_manip.robot import load_robot
-    from humanoid_manip.sim import task_names
+    from humanoid_manip.sim import make_task, task_names
 
     robot = robot or load_robot()
-    out = Path(out)
+    for t in cfg.tasks:
+        make_task(t)  # an unknown name fails here, listing the valid ones
+    out = Path(out).resolve()
     tasks = list(task_names())
     rounds: list[dict] = []
-    files: list[Path] = []
-    policy, policy_id = None, ""
-    for r in range(cfg.rounds):
-        rd = out / f"round{r}"
-        done = rd / ROUND_JSON
-        if done.is_file():
-            summary = json.loads(done.read_text())
-        else:
+    t_run = time.perf_counter()
+    with Workers(workers, address, progress) as w:
+        files: list[Path] = []
+        policy, policy_id = None, ""
+        collect = None  # round r's collection, started as soon as its policy exists
+        pending = None  # (summary, eval batch) of the round whose evaluation is still running
+        for r in range(cfg.rounds):
+            rd = out / f"round{r}"
+            if (rd / ROUND_JSON).is_file():
+                summary = json.loads((rd / ROUND_JSON).read_text())
+                rounds.append(summary)
+                files += [Path(f) for f in summary["files"]]
+                policy, policy_id = summary["policy"], summary["checkpoint"]
+                collect = None
+                continue
             t0 = time.perf_counter()
             data_dir = rd / "data"
-            if r == 0:
-                seeds = list(range(cfg.expert_episodes))
+            if (rd / TRAIN_JSON).is_file():
+                summary = json.loads((rd / TRAIN_JSON).read_text())
             else:
-                seeds = list(range(r * 10_000, r * 10_000 + cfg.dagger_episodes))
-            if seeds and not (data_dir.is_dir() and any(data_dir.glob("*.mcap"))):
-                _collect(cfg, robot, data_dir, seeds, policy, policy_id, progress)
-            valid, validation = (_valid_episodes(data_dir, robot, progress)
-                                 if data_dir.is_dir() else ([], {"episodes": 0}))
-            summary = {"round": r, "collected": "expert" if r == 0 else "dagger",
-                       "seeds": seeds, "validation": validation,
-                       "files": [str(f) for f in valid]}
-            files_now = files + valid
-            if not files_now:
-                raise FlywheelError(f"round {r}: no valid episodes to train on "
-                                    f"({validation.get('errors')})")
-            episodes = [episode_arrays(read_episode(f), tasks, robot.camera_names, robot.names,
-                                       robot.rates.policy_hz) for f in files_now]
-            result = train_policy(train_cfg.with_overrides(steps=cfg.train_steps), episodes,
-                                  robot, tasks, rd / "train", progress=progress,
-                                  source_info={"flywheel_round": r,
-                                               "previous_policy": policy_id})
-            policy_path = export_checkpoint(result.checkpoint, rd / "policy.onnx", robot)
-            ev = evaluate(policy_path, cfg.task, cfg.eval_episodes, cfg.eval_seed,
-                          out_dir=rd / "eval", robot=robot, progress=progress,
-                          time_limit_s=cfg.time_limit_s or None)
-            summary.update(
-                episodes_trained=len(episodes), checkpoint=result.manifest["id"],
-                policy=str(policy_path), final_loss=result.history[-1]["loss"],
-                eval={k: ev[k] for k in ("success_rate", "mean_progress", "mean_max_progress",
-                                         "safety_interventions", "safety_stops", "seeds")},
-                eval_id=ev["lineage"]["id"], wall_s=time.perf_counter() - t0)
-            done.write_text(json.dumps(summary, indent=1) + "\n")
-        rounds.append(summary)
-        files += [Path(f) for f in summary["files"]]
-        policy, policy_id = summary["policy"], summary["checkpoint"]
-    result = {"config": asdict(cfg), "rounds": rounds}
+                summary = {"round": r, "collected": "expert" if r == 0 else "dagger",
+                           "seeds": round_seeds(cfg, r)}
+                if collect is None and not (data_dir.is_dir() and any(data_dir.glob("*.mcap"))):
+                    collect = w.submit(collect_jobs(cfg, r, data_dir, policy, policy_id),
+                                       f"round {r} collect")
+                if collect is not None:
+                    got = collect.results()
+                    summary.update(_lost(got, f"round {r} collection"))
+                    summary["collect_success"] = {t: sum(x.ok and x.report.success for x in got
+                                                         if x.job.task == t)
+                                                  for t in cfg.tasks}
+                valid, summary["validation"] = (_valid_episodes(data_dir, robot, progress)
+                                                if data_dir.is_dir() else ([], {"episodes": 0}))
+                summary["files"] = [str(f) for f in valid]
+                if not files + valid:
+                    raise FlywheelError(f"round {r}: no valid episodes to train on "
+                                        f"({summary['validation'].get('errors')})")
+                init = None
+                if cfg.warm_start and r > 0:
+                    init = str(out / f"round{r - 1}" / "train" / "checkpoint.pt")
+                info = {"flywheel_round": r, "previous_policy": policy_id}
+                training = w.call(train_round, [str(f) for f in files + valid],
+                                  train_cfg.with_overrides(steps=cfg.train_steps), tasks,
+                                  str(rd), info, init, cfg.train_budget_s or None,
+                                  progress and w.local, gpu=True)
+                if pending is not None:  # the previous round's evaluation, while this trains
+                    rounds.append(_finish(*pending, robot))
+                    pending = None
+                summary.update(training.result())
+                summary["collect_train_wall_s"] = time.perf_counter() - t0
+                (rd / TRAIN_JSON).write_text(json.dumps(summary, indent=1) + "\n")
+            if pending is not None:
+                rounds.append(_finish(*pending, robot))
+                pending = None
+            files += [Path(f) for f in summary["files"]]
+            policy, policy_id = summary["policy"], summary["checkpoint"]
+            collect = None
+            nd = out / f"round{r + 1}"
+            if (r + 1 < cfg.rounds and not (nd / TRAIN_JSON).is_file()
+                    and not (nd / "data").is_dir()):  # DAgger first: training waits on it
+                collect = w.submit(collect_jobs(cfg, r + 1, nd / "data", policy, policy_id),
+                                   f"round {r + 1} collect")
+            pending = (summary, _submit_eval(w, cfg, policy, rd), rd)
+        if pending is not None:
+            rounds.append(_finish(*pending, robot))
+    result = {"config": asdict(cfg), "eval_seed": EVAL_SEED, "workers": w.workers,
+              "address": address, "rounds": rounds, "wall_s": time.perf_counter() - t_run}
     if len(rounds) >= 2:
-        a, b = rounds[0]["eval"], rounds[-1]["eval"]
-        result["change"] = {k: b[k] - a[k] for k in ("success_rate", "mean_progress",
-                                                     "mean_max_progress")}
+        result["change"] = {
+            t: {k: rounds[-1]["eval"][t][k] - rounds[0]["eval"][t][k]
+                for k in ("success_rate", "mean_progress", "mean_max_progress")}
+            for t in cfg.tasks if t in rounds[0]["eval"] and t in rounds[-1]["eval"]}
     (out / "flywheel.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def _submit_eval(w, cfg: FlywheelConfig, policy: str, rd: Path) -> dict:
+    from humanoid_manip.learn.evaluate import eval_jobs
+
+    seeds = list(range(EVAL_SEED, EVAL_SEED + cfg.eval_episodes))
+    return {t: w.submit(eval_jobs(policy, t, seeds, None, 0, cfg.time_limit_s or None,
+                                  cfg.delay_steps), f"round {rd.name[5:]} eval {t}")
+            for t in cfg.tasks}
+
+
+def _finish(summary: dict, batches: dict, rd: Path, robot) -> dict:
+    """A round's evaluation gathered: reports per task, and the round's summary kept."""
+    from humanoid_manip.learn.evaluate import policy_lineage, summarize
+
+    evals = {}
+    lineage = policy_lineage(summary["policy"], robot)
+    (rd / "eval").mkdir(parents=True, exist_ok=True)
+    for task, batch in batches.items():
+        got = batch.results()
+        reports = [x.report for x in got if x.ok]
+        if not reports:
+            raise FlywheelError(f"round {summary['round']}: every {task} evaluation episode "
+                                f"failed ({got[0].error})")
+        limit = got[0].job.time_limit_s
+        if limit is None:
+            from humanoid_manip.sim import make_task
+
+            limit = make_task(task).time_limit_s
+        report = summarize(reports, task, summary["policy"], lineage, limit, robot)
+        report["delay_steps"] = got[0].job.delay_steps
+        report.update(_lost(got, f"{task} evaluation"))
+        (rd / "eval" / f"eval_{task}.json").write_text(json.dumps(report, indent=1) + "\n")
+        evals[task] = {k: report[k] for k in ("success_rate", "mean_progress",
+                                              "mean_max_progress", "safety_interventions",
+                                              "safety_stops", "seeds")}
+        evals[task]["eval_id"] = report["lineage"]["id"]
+    summary["eval"] = evals
+    (rd / ROUND_JSON).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary

@@ -29,6 +29,7 @@ from humanoid_manip.learn.dataset import (
     as_batch,
     compute_stats,
 )
+from humanoid_manip.learn.distributed import DataParallel
 from humanoid_manip.learn.model import PolicyNet, augment, augment_proprio, torque_error
 
 CHECKPOINT_FORMAT = "humanoid_manip.checkpoint/1"
@@ -315,8 +316,11 @@ def _config_clash(saved: dict, now: dict) -> list[str]:
 def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, io: PolicyIO,
         manifest: dict, *, resume: bool = True, progress: bool = True,
         val_batches: Sequence[Batch] = (), time_budget_s: float | None = None,
-        offline=None) -> TrainResult:
+        offline=None, parallel: DataParallel | None = None) -> TrainResult:
     """Train until cfg.steps, resuming from out_dir/checkpoint.pt when it exists.
+
+    `parallel` (learn/distributed.py, under torchrun): each process trains on its own batches,
+    gradients are averaged every step, and only rank 0 writes checkpoints and the curve.
 
     `time_budget_s`: time the first CALIBRATE steps and lower cfg.steps so that the whole run
     fits the budget (the learning-rate schedule then ends at the new last step; the checkpoint
@@ -327,6 +331,7 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
     """
     from tqdm import tqdm
 
+    par = parallel or DataParallel()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / CHECKPOINT_NAME
@@ -346,6 +351,7 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
         optimizer.load_state_dict(data["optimizer_state"])
         step, history, manifest = int(data["step"]), list(data["history"]), data["manifest"]
         torch.set_rng_state(data["rng"]["torch"])
+    par.same_weights(model)
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress,
                dynamic_ncols=True)
@@ -358,26 +364,28 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
             if time_budget_s is not None and t_calib is not None and step == CALIBRATE_TO:
                 per_step = (time.perf_counter() - t_calib) / (CALIBRATE_TO - CALIBRATE_FROM)
                 left = time_budget_s - (time.perf_counter() - t_start)
-                fits = max(step + 1, step + int(left / per_step))
+                fits = par.agree(max(step + 1, step + int(left / per_step)))
                 if fits < cfg.steps:
                     cfg = cfg.with_overrides(steps=fits)
                     bar.total = fits
                     print(f"train: {per_step * 1e3:.0f} ms a step; {fits} steps fit in "
                           f"{time_budget_s:.0f} s", flush=True)
-            batch = as_batch(source.batch(step))
+            batch = as_batch(source.batch(par.batch_index(step)))
             for g in optimizer.param_groups:
                 g["lr"] = lr_at(cfg, step)
-            loss = sequence_loss(model, batch, cfg, _step_generator(cfg.seed, step))
+            loss = sequence_loss(model, batch, cfg,
+                                 _step_generator(cfg.seed, par.batch_index(step)))
             if not torch.isfinite(loss):
                 raise TrainingError(f"loss is {loss.item()} at step {step}; lower lr "
                                     f"(config/train.yaml) or check the data for NaN")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            par.average_gradients(model)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             step += 1
             window_loss.append(loss.item())
-            window_ticks += batch.size
+            window_ticks += batch.size * par.world
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.steps or step == 1:
                 dt = time.perf_counter() - t_window
@@ -388,7 +396,7 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
                 history.append(point)
                 bar.set_postfix(loss=f"{point['loss']:.4f}")
                 window_loss, window_ticks, t_window = [], 0, time.perf_counter()
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if (step % cfg.checkpoint_every == 0 or step == cfg.steps) and par.rank == 0:
                 if offline is not None and history and history[-1]["step"] == step:
                     model.eval()
                     history[-1]["offline_error"] = offline(model)
@@ -396,10 +404,11 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
                 save_checkpoint(ckpt_path, model, optimizer, step, cfg, io, history, manifest)
     finally:
         bar.close()
-    if not ckpt_path.is_file():  # resumed at the end already
+    if not ckpt_path.is_file() and par.rank == 0:  # resumed at the end already
         save_checkpoint(ckpt_path, model, optimizer, step, cfg, io, history, manifest)
+    par.barrier()  # the checkpoint is on disk for every process
     model.cpu().eval()
-    curve = write_curve(out, history)
+    curve = write_curve(out, history) if par.rank == 0 else None
     return TrainResult(model, ckpt_path, history, curve, manifest)
 
 
@@ -444,7 +453,8 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
                  task_names: Sequence[str], out_dir: str | os.PathLike, *,
                  resume: bool = True, progress: bool = True, val_episodes=(),
                  source_info: dict | None = None, time_budget_s: float | None = None,
-                 init_from: PolicyNet | None = None) -> TrainResult:
+                 init_from: PolicyNet | None = None,
+                 parallel: DataParallel | None = None) -> TrainResult:
     """The whole job on in-memory episodes: stats, model, manifest, sampler, loop, curve."""
     from humanoid_manip.data.lineage import new_manifest
 
@@ -498,8 +508,10 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
             return offline_errors(m, val_episodes, robot)["policy"]["all"]
     result = fit(model, sampler, cfg, out_dir, io, json.loads(manifest.to_json()),
                  resume=resume, progress=progress, val_batches=val,
-                 time_budget_s=time_budget_s, offline=offline)
-    if offline is not None:  # the held-out error, per joint group, beside the baselines
+                 time_budget_s=time_budget_s, offline=offline,
+                 parallel=parallel)
+    # the held-out error, per joint group, beside the baselines (rank 0 wrote the checkpoint)
+    if offline is not None and (parallel is None or parallel.rank == 0):
         from humanoid_manip.learn.metrics import offline_errors
 
         data = read_checkpoint(result.checkpoint)

@@ -8,13 +8,14 @@ from typing import Any
 
 from humanoid_manip import paths
 from humanoid_manip.config import file_sha256
-from humanoid_manip.data.episode import TOPIC_TYPES
+from humanoid_manip.data.episode import PRIVILEGED_TOPIC, TOPIC_TYPES
 from humanoid_manip.data.lineage import new_manifest
 from humanoid_manip.robot import RobotSpec
 
-# What an episode records (the docs/DESIGN.md topics); /clock is left out (log times suffice).
-RECORDED_TOPICS: tuple[str, ...] = tuple(t for t in TOPIC_TYPES
-                                         if t not in ("/clock", "/episode/metadata"))
+# What recorder_node records (the docs/DESIGN.md topics); /clock is left out (log times
+# suffice), and so is the simulator's privileged state, which only the in-process loop writes.
+RECORDED_TOPICS: tuple[str, ...] = tuple(t for t in TOPIC_TYPES if t not in (
+    "/clock", "/episode/metadata", PRIVILEGED_TOPIC))
 
 
 def episode_metadata(robot: RobotSpec, task: str, seed: int | None, source: dict[str, Any],

@@ -1,0 +1,191 @@
+"""The drivers: the expert (plainly, or as a device through the teleop path), a policy file,
+DAgger (one driver acts, another labels), DART noise around any driver, recorded torques.
+
+Experts are used only through `sim.tasks.base.Expert`: `command(sim)` for the teleop path,
+`act(sim)` (IK at the measured state, PD, gravity compensation) for the plain expert, `done`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from humanoid_manip.control.noise import NOISE_TAU_S, TorqueNoise
+from humanoid_manip.loop.driver import Action, Driver, LoopError, Observation
+
+if TYPE_CHECKING:
+    from humanoid_manip.policy import PolicyRuntime
+    from humanoid_manip.sim import Expert, Simulation
+    from humanoid_manip.teleop.controller import TeleopController
+    from humanoid_manip.teleop.types import TeleopInput
+
+
+class TeleopExpertDriver(Driver):
+    """The task's expert as a teleop device: each tick its command becomes palm targets, hand
+    keypoints (the robot hand's forward kinematics of its finger targets), its extra torque and
+    a held deadman; the teleop controller (IK, retargeting, PD + gravity) makes the torque."""
+
+    def __init__(self, controller: TeleopController):
+        self.controller = controller
+        self.expert: Expert | None = None
+
+    def reset(self, sim: Simulation) -> None:
+        self.controller.reset(sim.joint_state().position)
+        self.expert = sim.task.expert(sim)
+
+    def teleop_input(self, sim: Simulation, t: float) -> TeleopInput:
+        """The expert's command in the state the simulation is in now, as a device sends it."""
+        from humanoid_manip.teleop.types import SIDES, HandSample, TeleopInput
+
+        cmd = self.expert.command(sim)
+        hands = {}
+        for side in SIDES:
+            target = cmd.palms.get(side)
+            q_hand = cmd.hands.get(side)
+            kp = None if q_hand is None else self.controller.hands[side].robot_keypoints(q_hand)
+            hands[side] = HandSample(None if target is None else target.position,
+                                     None if target is None else target.quat, kp)
+        return TeleopInput(t, hands, deadman=True, extra_torque=cmd.extra_torque)
+
+    def act(self, sim: Simulation, obs: Observation) -> Action:
+        inp = self.teleop_input(sim, obs.t)
+        self.controller.feed(inp)
+        return Action(self.controller.torque(obs.t, obs.position, obs.velocity), teleop=inp)
+
+    def done(self, sim: Simulation) -> bool:
+        return self.expert.done(sim)
+
+    def source(self) -> dict[str, Any]:
+        return {"type": "expert", "device": "scripted_expert", "operator": "", "path": "teleop"}
+
+
+class ExpertDriver(Driver):
+    """The task's expert acting directly: `Expert.act` (IK at the measured state, PD, gravity
+    compensation); a fresh expert for every episode, so it decides from the state it finds.
+    `rate_hz`: None ticks it at the control rate; the physics rate runs its PD every step."""
+
+    def __init__(self, rate_hz: float | None = None):
+        self.rate_hz = rate_hz
+        self.expert: Expert | None = None
+
+    def reset(self, sim: Simulation) -> None:
+        self.expert = sim.task.expert(sim)
+
+    def act(self, sim: Simulation, obs: Observation) -> Action:
+        return Action(np.asarray(self.expert.act(sim), dtype=float))
+
+    def done(self, sim: Simulation) -> bool:
+        return self.expert.done(sim)
+
+    def source(self) -> dict[str, Any]:
+        return {"type": "expert", "device": "scripted_expert", "operator": "", "path": "direct"}
+
+
+class PolicyDriver(Driver):
+    """A policy file through the policy runtime (ONNX Runtime, the class the policy node runs),
+    at the file's control rate, on the camera images and the measured joint state."""
+
+    def __init__(self, runtime: PolicyRuntime, policy_id: str = ""):
+        self.runtime = runtime
+        self.rate_hz = float(runtime.contract.control_rate_hz)
+        self.policy_id = policy_id or str(runtime.contract.lineage.get("id") or "")
+
+    def reset(self, sim: Simulation) -> None:
+        self.runtime.reset()
+
+    def act(self, sim: Simulation, obs: Observation) -> Action:
+        if obs.images is None:
+            raise LoopError("a policy driver needs camera images: run the episode with "
+                            "rendering on")
+        tau = self.runtime.step(obs.images, obs.position, obs.velocity)
+        return Action(np.asarray(tau, dtype=float))
+
+    def source(self) -> dict[str, Any]:
+        return {"type": "policy", "policy": self.policy_id, "file": str(self.runtime.source)}
+
+
+class DaggerDriver(Driver):
+    """DAgger: `learner` acts, `labeler` (by default a fresh plain expert per episode) is ticked
+    at the same measured state every tick and only labels; its output is never executed."""
+
+    def __init__(self, learner: Driver, labeler: Driver | None = None):
+        self.learner = learner
+        self.labeler = labeler if labeler is not None else ExpertDriver()
+        self.rate_hz = learner.rate_hz
+
+    def reset(self, sim: Simulation) -> None:
+        self.learner.reset(sim)
+        self.labeler.reset(sim)
+
+    def act(self, sim: Simulation, obs: Observation) -> Action:
+        label = self.labeler.act(sim, obs).recorded_label
+        return Action(self.learner.act(sim, obs).torque, label=label)
+
+    def source(self) -> dict[str, Any]:
+        learner = self.learner.source()
+        return {**learner, "type": "dagger", "learner": learner,
+                "labeler": self.labeler.source(),
+                "label": "/policy/torque_request is the labeler's torque at the visited state; "
+                         "/effort_controller/commands is the learner's, through the monitor"}
+
+
+class DartNoise(Driver):
+    """DART (Laskey et al. 2017): smooth noise on what is executed, never on the label.
+
+    `control.TorqueNoise` (an Ornstein-Uhlenbeck process, `fraction` of each joint's effort
+    limit, one draw per control tick), seeded by the episode's seed, is added to the inner
+    driver's request before the safety monitor, so the episode shows the driver correcting the
+    drift it causes.
+    """
+
+    def __init__(self, inner: Driver, fraction: float, tau_s: float = NOISE_TAU_S):
+        self.inner = inner
+        self.fraction = float(fraction)
+        self.tau_s = float(tau_s)
+        self.rate_hz = inner.rate_hz
+
+    def reset(self, sim: Simulation) -> None:
+        self.inner.reset(sim)
+        self._limit = sim.robot.effort_limit
+        self._noise = TorqueNoise(sim.robot, self.fraction, [sim.seed, 7], self.tau_s)
+
+    def act(self, sim: Simulation, obs: Observation) -> Action:
+        a = self.inner.act(sim, obs)
+        run = np.clip(a.torque + self._noise.sample(), -self._limit, self._limit)
+        return Action(run, label=a.recorded_label, teleop=a.teleop)
+
+    def done(self, sim: Simulation) -> bool:
+        return self.inner.done(sim)
+
+    def source(self) -> dict[str, Any]:
+        return {**self.inner.source(),
+                "torque_noise": {"fraction_of_effort": self.fraction, "tau_s": self.tau_s,
+                                 "label": "the driver's request, clean"}}
+
+
+class ReplayDriver(Driver):
+    """Recorded applied torques (/effort_controller/commands, one per physics step) played open
+    loop from the recorded initial state: ticked every physics step, done when they run out."""
+
+    def __init__(self, commands: np.ndarray, initial_state: dict | None = None):
+        self.commands = np.asarray(commands, dtype=float)
+        self.initial_state = initial_state
+        self._i = 0
+
+    def reset(self, sim: Simulation) -> None:
+        self.rate_hz = float(sim.robot.rates.physics_hz)
+        self._i = 0
+        if self.initial_state is not None:
+            sim.data.qpos[:] = self.initial_state["qpos"]
+            sim.data.qvel[:] = self.initial_state["qvel"]
+
+    def act(self, sim: Simulation, obs: Observation) -> Action:
+        tau = self.commands[self._i]
+        self._i += 1
+        return Action(tau)
+
+    def done(self, sim: Simulation) -> bool:
+        return self._i >= len(self.commands)
+
+    def source(self) -> dict[str, Any]:
+        return {"type": "replay"}

@@ -1,0 +1,148 @@
+"""The one episode loop: drivers compose, labels and executed torques part where they should,
+the privileged state is recorded and every reader accepts it, a failed episode leaves no file."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from humanoid_manip.data.episode import PRIVILEGED_TOPIC, read_episode
+from humanoid_manip.loop import (
+    DaggerDriver,
+    DartNoise,
+    Driver,
+    EpisodeRecorder,
+    ExpertDriver,
+    PolicyDriver,
+    TeleopExpertDriver,
+    run_episode,
+)
+from humanoid_manip.safety import SafetyMonitor, load_safety_config
+from humanoid_manip.sim import Simulation, make_task
+
+
+def _sim(robot, seconds: float, render: bool, task: str = "pick_place") -> Simulation:
+    t = make_task(task)
+    return Simulation(make_task(task, replace(t.config, time_limit_s=seconds)), robot=robot,
+                      render=render)
+
+
+def _monitor(robot):
+    return SafetyMonitor(robot, load_safety_config())
+
+
+@pytest.fixture(scope="module")
+def controller(robot):
+    from humanoid_manip.teleop.config import load_teleop_config
+    from humanoid_manip.teleop.controller import TeleopController
+
+    return TeleopController(robot, load_teleop_config())
+
+
+def test_privileged_state_is_recorded_and_validation_cache_and_export_accept_it(
+        robot, controller, tmp_path):
+    from humanoid_manip.data.cache import build_cache
+    from humanoid_manip.data.lerobot_export import export_lerobot
+    from humanoid_manip.data.validate import validate
+
+    sim = _sim(robot, 0.4, render=True)  # pick_place defines its object state (17 values)
+    data = tmp_path / "data"
+    report = run_episode(sim, TeleopExpertDriver(controller), _monitor(robot),
+                         EpisodeRecorder(data, index=0), seed=5)
+    assert report.path and not (data / ".partial").exists()
+    ep = read_episode(report.path, images=False)
+    assert ep.counts[PRIVILEGED_TOPIC] == ep.counts["/joint_states"] == 40
+    np.testing.assert_array_equal(ep.privileged_t, ep.t)
+    n = sim.privileged_state().size
+    assert n > 0 and ep.privileged.shape == (40, n)
+    sim.reset(5)  # the first record is the reset state's
+    np.testing.assert_array_equal(ep.privileged[0], sim.privileged_state())
+    assert ep.metadata["made_by"]["worker"] == "local" and ep.metadata["made_by"]["host"]
+    found = validate(data, robot)
+    assert found.errors == [], [f.message for f in found.errors]
+    assert any(f.check == "replay" for f in found.findings) or found.clean(
+        report.path.split("/")[-1])
+    built = build_cache(data, tmp_path / "cache", robot=robot)
+    assert built.summary()
+    info = export_lerobot(data, tmp_path / "lerobot", robot=robot)
+    assert info["total_episodes"] == 1
+
+
+def test_dart_noise_moves_what_is_executed_and_leaves_the_label(robot, controller, tmp_path):
+    sim = _sim(robot, 0.3, render=False)
+    clean = run_episode(sim, TeleopExpertDriver(controller), _monitor(robot),
+                        EpisodeRecorder(tmp_path / "clean"), seed=2)
+    noisy = run_episode(sim, DartNoise(TeleopExpertDriver(controller), 0.1), _monitor(robot),
+                        EpisodeRecorder(tmp_path / "noisy"), seed=2)
+    a, b = read_episode(clean.path, images=False), read_episode(noisy.path, images=False)
+    np.testing.assert_array_equal(a.request[0], b.request[0])  # the same state, the same label
+    assert not np.array_equal(a.command, b.command)  # noise was executed
+    assert not np.array_equal(a.position[-1], b.position[-1])
+    assert b.metadata["source"]["torque_noise"]["fraction_of_effort"] == 0.1
+    assert b.counts["/teleop/deadman"] == b.counts["/joint_states"]  # the teleop path
+
+
+def test_dagger_executes_the_policy_and_records_a_fresh_experts_label(robot, tmp_path):
+    from humanoid_manip.policy import PolicyRuntime
+    from humanoid_manip.policy.demo import pd_policy
+
+    runtime = PolicyRuntime(pd_policy(robot, tasks=("pick_place",)).SerializeToString(), robot,
+                            provider="cpu", task="pick_place")
+    sim = _sim(robot, 0.2, render=True)
+    driver = DaggerDriver(PolicyDriver(runtime, "che-test"))
+    r = run_episode(sim, driver, _monitor(robot), EpisodeRecorder(tmp_path), seed=3,
+                    until_success_s=0.3)
+    ep = read_episode(r.path, images=False)
+    assert ep.metadata["source"]["type"] == "dagger" and ep.metadata["source"]["policy"] == \
+        "che-test"
+    assert r.sim_time_s == pytest.approx(0.2)  # no success: the time limit ends it
+    sim.reset(3)  # the first label is what a fresh expert asks at the reset state
+    first = ExpertDriver()
+    first.reset(sim)
+    np.testing.assert_array_equal(ep.request[0], first.act(sim, None).torque)
+    alone = run_episode(sim, PolicyDriver(runtime), _monitor(robot),
+                        EpisodeRecorder(tmp_path / "alone"), seed=3, until_success_s=0.3)
+    p = read_episode(alone.path, images=False)
+    np.testing.assert_array_equal(ep.position, p.position)  # the labeler never acted
+    np.testing.assert_array_equal(ep.command, p.command)
+    assert not np.allclose(ep.request[-1], p.request[-1], atol=1e-3)  # but it labelled
+
+
+class _Breaks(Driver):
+    """Acts like the expert, then fails mid-episode."""
+
+    def __init__(self, inner, at_s):
+        self.inner, self.at_s = inner, at_s
+
+    def reset(self, sim):
+        self.inner.reset(sim)
+
+    def act(self, sim, obs):
+        if obs.t >= self.at_s:
+            raise RuntimeError("worker lost")
+        return self.inner.act(sim, obs)
+
+
+def test_an_episode_that_fails_midway_leaves_no_file(robot, tmp_path):
+    sim = _sim(robot, 0.3, render=False)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        run_episode(sim, _Breaks(ExpertDriver(), 0.1), _monitor(robot),
+                    EpisodeRecorder(tmp_path), seed=1)
+    assert list(tmp_path.rglob("*")) == []
+
+
+class _Constant(Driver):
+    def act(self, sim, obs):
+        from humanoid_manip.loop import Action
+
+        return Action(np.full(sim.robot.n, 0.5))
+
+
+@pytest.mark.parametrize("delay", [0, 1, 3])
+def test_delay_steps_hold_the_request_back(robot, tmp_path, delay):
+    """A request reaches the monitor (here: none, the effort clip) `delay_steps` physics steps
+    after the state it answers; before the first one arrives nothing is applied."""
+    sim = _sim(robot, 0.02, render=False)
+    r = run_episode(sim, _Constant(), None, EpisodeRecorder(tmp_path), seed=0,
+                    delay_steps=delay)
+    cmd = read_episode(r.path, images=False).command
+    assert len(cmd) == 10 and not np.any(cmd[:delay]) and np.all(cmd[delay:] == 0.5)
