@@ -5,8 +5,8 @@ import mujoco
 import numpy as np
 import pytest
 
+from humanoid_manip.loop import run_expert
 from humanoid_manip.sim import Simulation
-from humanoid_manip.sim.rollout import run_expert_episode
 from humanoid_manip.sim.tasks._dryer import door_angle
 
 
@@ -85,7 +85,7 @@ def test_hinge_side_and_wall_vary_across_seeds():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 3])
 def test_expert_opens_the_door(sim, seed):
-    r = run_expert_episode(sim, seed)
+    r = run_expert(sim, seed)
     assert r.success, r
 
 

@@ -5,8 +5,8 @@ import mujoco
 import numpy as np
 import pytest
 
+from humanoid_manip.loop import run_expert
 from humanoid_manip.sim import Simulation
-from humanoid_manip.sim.rollout import run_expert_episode
 from humanoid_manip.sim.tasks._dryer import door_angle
 from humanoid_manip.sim.tasks.dryer_unload import BASKET_INNER
 
@@ -71,5 +71,5 @@ def test_cloth_does_not_touch_other_cloth_but_does_touch_the_world(sim):
 
 @pytest.mark.slow
 def test_expert_unloads_every_piece(sim):
-    r = run_expert_episode(sim, 2)
+    r = run_expert(sim, 2)
     assert r.success, r

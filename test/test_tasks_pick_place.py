@@ -4,8 +4,8 @@ from __future__ import annotations
 import mujoco
 import pytest
 
+from humanoid_manip.loop import run_expert
 from humanoid_manip.sim import Simulation
-from humanoid_manip.sim.rollout import run_expert_episode
 from humanoid_manip.sim.tasks.pick_place import BOWL_WALL_HEIGHT
 
 
@@ -48,5 +48,5 @@ def test_progress_grows_as_the_bottle_nears_the_bowl(sim):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 5])
 def test_expert_puts_the_bottle_in_the_bowl(sim, seed):
-    r = run_expert_episode(sim, seed)
+    r = run_expert(sim, seed)
     assert r.success, r

@@ -201,6 +201,12 @@ def check_timing(ep: Episode, cfg: ValidateConfig) -> Iterable[tuple[str, str, s
     yield from _timing("/effort_controller/commands", ep.command_t, None, cfg, ep.start_s)
 
 
+def recorded_cameras(ep: Episode, robot) -> tuple[str, ...]:
+    """The cameras an episode says it recorded (metadata `cameras`; older files: all)."""
+    cams = ep.metadata.get("cameras")
+    return tuple(robot.camera_names) if cams is None else tuple(cams)
+
+
 def check_cameras(ep: Episode, cameras: tuple[str, ...], camera_hz: float,
                   cfg: ValidateConfig) -> Iterable[tuple[str, str, str]]:
     period = 1.0 / camera_hz
@@ -300,7 +306,7 @@ def check_episode(ep: Episode, robot, cfg: ValidateConfig) -> list[tuple[str, st
     out = []
     for gen in (check_meta(ep), check_drift(ep, robot), check_joints(ep, robot),
                 check_finite(ep, names), check_timing(ep, cfg),
-                check_cameras(ep, robot.camera_names, robot.rates.camera_hz, cfg),
+                check_cameras(ep, recorded_cameras(ep, robot), robot.rates.camera_hz, cfg),
                 check_idle(ep, cfg), check_saturation(ep, robot, cfg)):
         out.extend(gen)
     return out

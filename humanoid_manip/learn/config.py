@@ -146,6 +146,14 @@ class FlywheelConfig:
     rounds: int = 2
     expert_episodes: int = 8  # round 0, per task: the experts through the teleop path, seeds 0..
     expert_noise: float = 0.0  # DART noise (fraction of effort) on odd seeds' demonstrations
+    # several DART levels instead: seed i of round 0 gets expert_noise_levels[i % n]
+    expert_noise_levels: tuple[float, ...] = ()
+    # how round 0's experts drive: "teleop" (through the teleop path, what an operator's
+    # device does) or "expert" (directly: IK at the measured state, the DAgger labeller's own
+    # law, so demonstrations and DAgger labels agree)
+    expert_driver: str = "teleop"
+    heldout_episodes: int = 0  # per task: expert episodes never trained on (offline error)
+    render: bool = True  # cameras on (a pixel policy); a privileged-state teacher needs none
     dagger_episodes: int = 4  # each later round, per task: the policy acts, the expert labels
     eval_episodes: int = 5  # per task and round, on seeds from learn.evaluate.EVAL_SEED
     train_steps: int = 1500  # per round
@@ -163,6 +171,11 @@ class FlywheelConfig:
             raise ValueError("dagger_episodes >= 0, train_steps >= 1, time_limit_s >= 0")
         if self.expert_noise < 0 or self.train_budget_s < 0 or self.delay_steps < 0:
             raise ValueError("expert_noise, train_budget_s and delay_steps must be >= 0")
+        if any(x < 0 for x in self.expert_noise_levels) or self.heldout_episodes < 0:
+            raise ValueError("expert_noise_levels and heldout_episodes must be >= 0")
+        if self.expert_driver not in ("teleop", "expert"):
+            raise ValueError(f"expert_driver must be teleop or expert, got "
+                             f"{self.expert_driver!r}")
 
 
 @dataclass(frozen=True)

@@ -350,7 +350,7 @@ def _latest(times: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 def episode_arrays(ep, task_names: Sequence[str], camera_names: Sequence[str],
                    joint_names: Sequence[str], rate_hz: float,
-                   label: str = "request") -> EpisodeArrays:
+                   label: str = "request", privileged: bool = False) -> EpisodeArrays:
     """An episode file (data.episode.read_episode) resampled to the policy rate.
 
     Ticks run from the first torque label at 1/rate_hz; each tick takes the latest joint state
@@ -374,18 +374,33 @@ def episode_arrays(ep, task_names: Sequence[str], camera_names: Sequence[str],
     js = _latest(np.asarray(ep.t), ticks)
     proprio = np.concatenate([ep.position[js], ep.velocity[js]], 1).astype(np.float32)
     torque = np.asarray(lv)[_latest(np.asarray(lt), ticks)].astype(np.float32)
-    per_cam = np.stack([_latest(np.asarray(ep.images[c][0]), ticks) for c in camera_names], 1)
-    change = np.ones(len(ticks), bool)
-    change[1:] = np.any(per_cam[1:] != per_cam[:-1], axis=1)
-    keys = per_cam[change]
-    frames = np.stack([np.stack([ep.images[c][1][k[i]] for i, c in enumerate(camera_names)])
-                       for k in keys]).astype(np.uint8)
-    frame_of = np.cumsum(change) - 1
+    if camera_names:
+        per_cam = np.stack([_latest(np.asarray(ep.images[c][0]), ticks)
+                            for c in camera_names], 1)
+        change = np.ones(len(ticks), bool)
+        change[1:] = np.any(per_cam[1:] != per_cam[:-1], axis=1)
+        keys = per_cam[change]
+        frames = np.stack([np.stack([ep.images[c][1][k[i]] for i, c in enumerate(camera_names)])
+                           for k in keys]).astype(np.uint8)
+        frame_of = np.cumsum(change) - 1
+    else:  # a teacher's data: no pixels
+        frames = np.zeros((1, 0, 1, 1, 3), np.uint8)
+        frame_of = np.zeros(len(ticks), np.int64)
+    priv = None
+    if privileged:
+        from humanoid_manip.sim.tasks.base import PRIVILEGED_SIZE
+
+        if len(ep.privileged_t) == 0:
+            raise TrainingDataError(f"{name}: no /sim/privileged_state (recorded by simulated "
+                                    f"episodes of tasks that define one) for a teacher")
+        rows = np.asarray(ep.privileged)[_latest(np.asarray(ep.privileged_t), ticks)]
+        priv = np.zeros((len(ticks), PRIVILEGED_SIZE), np.float32)
+        priv[:, :rows.shape[1]] = rows
     lineage = ep.metadata.get("lineage") or {}
     return EpisodeArrays(frames, frame_of.astype(np.int64), proprio, torque,
                          list(task_names).index(task),
                          str(lineage.get("id", "")) if isinstance(lineage, dict) else "",
-                         _seed(ep.metadata.get("seed")))
+                         _seed(ep.metadata.get("seed")), privileged=priv)
 
 
 def _seed(value) -> int | None:

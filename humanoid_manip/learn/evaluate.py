@@ -47,14 +47,18 @@ def policy_lineage(policy: str | os.PathLike, robot=None) -> dict:
 
 
 def eval_jobs(policy: str | bytes, task: str, seeds: list[int], out: Path | None, videos: int,
-              time_limit_s: float | None, delay_steps: int) -> list:
-    """The evaluation's episodes as jobs (videos of the first `videos` when `out` is given)."""
+              time_limit_s: float | None, delay_steps: int, render: bool = True) -> list:
+    """The evaluation's episodes as jobs (videos of the first `videos` when `out` is given;
+    a video renders its episode even when `render` is off, as for a teacher)."""
     from humanoid_manip.loop import EpisodeJob
 
-    return [EpisodeJob(task, s, "policy", policy=policy, time_limit_s=time_limit_s,
-                       delay_steps=delay_steps,
-                       video=str(out / f"{task}_seed{s}.mp4") if out and i < videos else None)
-            for i, s in enumerate(seeds)]
+    jobs = []
+    for i, s in enumerate(seeds):
+        video = str(out / f"{task}_seed{s}.mp4") if out and i < videos else None
+        jobs.append(EpisodeJob(task, s, "policy", policy=policy, time_limit_s=time_limit_s,
+                               delay_steps=delay_steps, render=render or video is not None,
+                               video=video))
+    return jobs
 
 
 def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: int = EVAL_SEED,
@@ -88,7 +92,8 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
         out.mkdir(parents=True, exist_ok=True)
     if isinstance(policy, str):
         policy = str(Path(policy).resolve())  # workers elsewhere resolve it the same way
-    jobs = eval_jobs(policy, task, seeds, out, videos, time_limit_s, delay_steps)
+    jobs = eval_jobs(policy, task, seeds, out, videos, time_limit_s, delay_steps,
+                     render=not runtime.is_teacher)
     results = run_jobs(jobs, workers=workers, address=address, progress=progress,
                        desc=f"eval {task}")
     lost = [r for r in results if not r.ok]
@@ -131,8 +136,25 @@ def summarize(reports: list[EpisodeReport], task: str, name: str, lineage: dict,
                                 for r in reports)),
         "intervention_ticks": int(sum(r.intervention_ticks for r in reports)),
         "videos": [r.video for r in reports if r.video],
+        "by_condition": by_condition(reports),
         "lineage": json.loads(manifest.to_json()),
     }
+
+
+def by_condition(reports) -> dict[str, dict[str, dict]]:
+    """Success per value of each layout condition (Task.conditions: hinge side, wall, …):
+    {condition: {value: {"episodes", "successes", "success_rate"}}}."""
+    out: dict[str, dict[str, dict]] = {}
+    for r in reports:
+        for name, value in (r.conditions or {}).items():
+            cell = out.setdefault(name, {}).setdefault(str(value), {"episodes": 0,
+                                                                   "successes": 0})
+            cell["episodes"] += 1
+            cell["successes"] += int(bool(r.success))
+    for values in out.values():
+        for cell in values.values():
+            cell["success_rate"] = cell["successes"] / cell["episodes"]
+    return out
 
 
 def _episode_dict(r: EpisodeReport) -> dict:

@@ -29,6 +29,7 @@ from humanoid_manip.learn.evaluate import EVAL_SEED
 ROUND_JSON = "round.json"
 TRAIN_JSON = "train.json"
 DAGGER_SEED = 10_000  # round r's DAgger seeds start at r * DAGGER_SEED (never evaluation seeds)
+HELDOUT_SEED = 900_000  # expert episodes kept out of training, for the offline action error
 
 __all__ = ["DAGGER_SEED", "FlywheelConfig", "FlywheelError", "run_flywheel", "train_round"]
 
@@ -54,33 +55,57 @@ def collect_jobs(cfg: FlywheelConfig, r: int, data_dir: Path, policy: str | None
     for task in cfg.tasks:
         for s in round_seeds(cfg, r):
             if r == 0:
-                noise = cfg.expert_noise if s % 2 else 0.0
-                jobs.append(EpisodeJob(task, s, "teleop", out_dir=str(data_dir),
-                                       torque_noise=noise, time_limit_s=limit))
+                if cfg.expert_noise_levels:
+                    levels = cfg.expert_noise_levels
+                    noise = levels[s % len(levels)]
+                else:
+                    noise = cfg.expert_noise if s % 2 else 0.0
+                jobs.append(EpisodeJob(task, s, cfg.expert_driver, out_dir=str(data_dir),
+                                       torque_noise=noise, time_limit_s=limit,
+                                       render=cfg.render, delay_steps=cfg.delay_steps))
             else:
                 jobs.append(EpisodeJob(task, s, "dagger", out_dir=str(data_dir), policy=policy,
                                        policy_id=policy_id, time_limit_s=limit,
+                                       delay_steps=cfg.delay_steps, render=cfg.render))
+        if r == 0:
+            for s in range(HELDOUT_SEED, HELDOUT_SEED + cfg.heldout_episodes):
+                jobs.append(EpisodeJob(task, s, cfg.expert_driver,
+                                       out_dir=str(data_dir.parent / "heldout"),
+                                       time_limit_s=limit, render=cfg.render,
                                        delay_steps=cfg.delay_steps))
     return jobs
 
 
-def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: dict,
-                init: str | None, budget_s: float | None, progress: bool) -> dict:
-    """One round's training and export, in whichever process runs it (a Ray task or here)."""
+def load_arrays(files, tasks: list[str], robot, train_cfg) -> list:
+    """Episode files -> training arrays at the policy rate: with the images for a pixel
+    policy, with the privileged state (no images read) for a teacher."""
     from humanoid_manip.data.episode import read_episode
     from humanoid_manip.learn.dataset import episode_arrays
+
+    teacher = train_cfg.model.observation == "privileged"
+    want_priv = teacher or train_cfg.model.state_estimate
+    cams = () if teacher else robot.camera_names
+    return [episode_arrays(read_episode(f, images=not teacher), tasks, cams, robot.names,
+                           robot.rates.policy_hz, privileged=want_priv) for f in files]
+
+
+def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: dict,
+                init: str | None, budget_s: float | None, progress: bool,
+                heldout: list[str] = ()) -> dict:
+    """One round's training and export, in whichever process runs it (a Ray task or here);
+    `heldout` episodes (never trained on) give the offline action error."""
     from humanoid_manip.learn.export import export_checkpoint
     from humanoid_manip.learn.train import load_policy, resolve_device, train_policy
     from humanoid_manip.robot import load_robot
 
     t0 = time.perf_counter()
     robot = load_robot()
-    episodes = [episode_arrays(read_episode(f), tasks, robot.camera_names, robot.names,
-                               robot.rates.policy_hz) for f in files]
+    episodes = load_arrays(files, tasks, robot, train_cfg)
+    val = load_arrays(heldout, tasks, robot, train_cfg) if heldout else ()
     init_from = load_policy(init)[0] if init else None
     result = train_policy(train_cfg, episodes, robot, tasks, Path(rd) / "train",
                           progress=progress, source_info=info, time_budget_s=budget_s,
-                          init_from=init_from)
+                          init_from=init_from, val_episodes=val)
     policy = export_checkpoint(result.checkpoint, Path(rd) / "policy.onnx", robot)
     h = result.history
     rates = [p["samples_per_s"] for p in h[1:]] or [0.0]
@@ -89,7 +114,8 @@ def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: di
             "final_loss": h[-1]["loss"], "steps": h[-1]["step"],
             "samples_per_s": float(sorted(rates)[len(rates) // 2]),
             "device": str(resolve_device(train_cfg.device)), "train_wall_s":
-            time.perf_counter() - t0}
+            time.perf_counter() - t0,
+            "offline_error": result.manifest.get("offline_error")}
 
 
 def _valid_episodes(data_dir: Path, robot, progress: bool) -> tuple[list[Path], dict]:
@@ -164,10 +190,11 @@ def run_flywheel(cfg: FlywheelConfig, train_cfg, out: str | os.PathLike, robot=N
                 if cfg.warm_start and r > 0:
                     init = str(out / f"round{r - 1}" / "train" / "checkpoint.pt")
                 info = {"flywheel_round": r, "previous_policy": policy_id}
+                heldout = sorted(str(f) for f in (out / "round0" / "heldout").glob("*.mcap"))
                 training = w.call(train_round, [str(f) for f in files + valid],
                                   train_cfg.with_overrides(steps=cfg.train_steps), tasks,
                                   str(rd), info, init, cfg.train_budget_s or None,
-                                  progress and w.local, gpu=True)
+                                  progress and w.local, heldout, gpu=True)
                 if pending is not None:  # the previous round's evaluation, while this trains
                     rounds.append(_finish(*pending, robot))
                     pending = None
@@ -204,7 +231,8 @@ def _submit_eval(w, cfg: FlywheelConfig, policy: str, rd: Path) -> dict:
 
     seeds = list(range(EVAL_SEED, EVAL_SEED + cfg.eval_episodes))
     return {t: w.submit(eval_jobs(policy, t, seeds, None, 0, cfg.time_limit_s or None,
-                                  cfg.delay_steps), f"round {rd.name[5:]} eval {t}")
+                                  cfg.delay_steps, render=cfg.render),
+                        f"round {rd.name[5:]} eval {t}")
             for t in cfg.tasks}
 
 
@@ -232,7 +260,7 @@ def _finish(summary: dict, batches: dict, rd: Path, robot) -> dict:
         (rd / "eval" / f"eval_{task}.json").write_text(json.dumps(report, indent=1) + "\n")
         evals[task] = {k: report[k] for k in ("success_rate", "mean_progress",
                                               "mean_max_progress", "safety_interventions",
-                                              "safety_stops", "seeds")}
+                                              "safety_stops", "seeds", "by_condition")}
         evals[task]["eval_id"] = report["lineage"]["id"]
     summary["eval"] = evals
     (rd / ROUND_JSON).write_text(json.dumps(summary, indent=1) + "\n")

@@ -25,6 +25,7 @@ from humanoid_manip.loop.drivers import (
     ExpertDriver,
     PolicyDriver,
     ReplayDriver,
+    TakeoverDriver,
     TeleopExpertDriver,
 )
 from humanoid_manip.loop.episode import (
@@ -33,6 +34,7 @@ from humanoid_manip.loop.episode import (
     EpisodeReport,
     replay_torques,
     run_episode,
+    run_expert,
 )
 from humanoid_manip.loop.jobs import EpisodeJob, run_job
 from humanoid_manip.loop.recorder import EpisodeRecorder
@@ -41,5 +43,5 @@ from humanoid_manip.loop.runner import JobResult, JobResults, Workers, default_w
 __all__ = ["SETTLE_S", "SUCCESS_HOLD_S", "Action", "DaggerDriver", "DartNoise", "Driver",
            "EpisodeJob", "EpisodeRecorder", "EpisodeReport", "ExpertDriver", "JobResult",
            "JobResults", "LoopError", "Observation", "PolicyDriver", "ReplayDriver",
-           "TeleopExpertDriver", "Workers", "default_workers", "replay_torques", "run_episode",
-           "run_job", "run_jobs"]
+           "TakeoverDriver", "TeleopExpertDriver", "Workers", "default_workers", "replay_torques",
+           "run_episode", "run_expert", "run_job", "run_jobs"]

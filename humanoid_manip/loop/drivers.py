@@ -94,6 +94,9 @@ class PolicyDriver(Driver):
         self.runtime.reset()
 
     def act(self, sim: Simulation, obs: Observation) -> Action:
+        if self.runtime.is_teacher:  # a privileged-state teacher: the simulator's object state
+            tau = self.runtime.step(None, obs.position, obs.velocity, sim.privileged_state())
+            return Action(np.asarray(tau, dtype=float))
         if obs.images is None:
             raise LoopError("a policy driver needs camera images: run the episode with "
                             "rendering on")
@@ -161,6 +164,57 @@ class DartNoise(Driver):
         return {**self.inner.source(),
                 "torque_noise": {"fraction_of_effort": self.fraction, "tau_s": self.tau_s,
                                  "label": "the driver's request, clean"}}
+
+
+class TakeoverDriver(Driver):
+    """The takeover test of a re-entrant expert: the expert acts until `after_s`; for
+    `perturb_s` smooth random torques (control.TorqueNoise, `fraction` of each joint's effort
+    limit) are added to its torque ("add") or sent instead of it ("replace", no gravity
+    compensation either), as a policy's errors would; then a newly built expert, which knows
+    nothing of the first, takes over from the state it finds and runs the episode out."""
+
+    PERTURB_MODES = ("add", "replace")
+    PERTURB_S = 0.5  # how long the noise acts
+    FRACTION = 0.1  # its size: a fraction of each joint's effort limit
+
+    def __init__(self, after_s: float, perturb: str = "add", fraction: float = FRACTION,
+                 perturb_s: float = PERTURB_S, rate_hz: float | None = None):
+        if perturb not in self.PERTURB_MODES:
+            raise LoopError(f"perturb must be one of {self.PERTURB_MODES}, got {perturb!r}")
+        self.after_s, self.perturb, self.fraction = float(after_s), perturb, float(fraction)
+        self.perturb_s, self.rate_hz = float(perturb_s), rate_hz
+        self.expert: Expert | None = None
+        self.took_over_s: float | None = None
+
+    def reset(self, sim: Simulation) -> None:
+        self.expert = sim.task.expert(sim)
+        self.took_over_s = None
+        self._noise = TorqueNoise(sim.robot, self.fraction, [sim.seed, 11])
+        self._kick = np.zeros(sim.robot.n)
+        self._next_kick = 0.0
+        self._limit = sim.robot.effort_limit
+
+    def act(self, sim: Simulation, obs: Observation) -> Action:
+        t = obs.t + 1e-9
+        if self.took_over_s is None and t >= self.after_s + self.perturb_s:
+            self.expert = sim.task.expert(sim)  # fresh: no memory of the first expert
+            self.took_over_s = obs.t
+        if self.took_over_s is None and t >= self.after_s:
+            if t >= self._next_kick:  # one draw per control period, as a policy's torque
+                self._kick = self._noise.sample()
+                self._next_kick = obs.t + 1.0 / sim.robot.rates.policy_hz
+            tau = self._kick if self.perturb == "replace" else self.expert.act(sim) + self._kick
+            return Action(np.clip(tau, -self._limit, self._limit))
+        return Action(np.asarray(self.expert.act(sim), dtype=float))
+
+    def done(self, sim: Simulation) -> bool:
+        """Only the second expert ends the episode: the first must be taken over."""
+        return self.took_over_s is not None and self.expert.done(sim)
+
+    def source(self) -> dict[str, Any]:
+        return {"type": "expert", "device": "scripted_expert", "operator": "", "path": "direct",
+                "takeover": {"after_s": self.after_s, "perturb": self.perturb,
+                             "fraction_of_effort": self.fraction, "perturb_s": self.perturb_s}}
 
 
 class ReplayDriver(Driver):

@@ -48,6 +48,8 @@ class EpisodeReport:
     task: str = ""
     path: str | None = None
     bytes: int = 0
+    conditions: dict[str, str] = field(default_factory=dict)  # Task.conditions(): the layout
+    takeover_s: float | None = None  # when a takeover test's fresh expert took over
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -87,7 +89,8 @@ def run_episode(sim, driver: Driver, monitor=None, recorder=None, *, seed: int,
             raise LoopError(f"the safety monitor refused to enable: {why}")
         counts0 = sum(monitor.counts.values())
     if recorder is not None:
-        recorder.start(sim, {**driver.source(), "safety_monitor": monitor is not None})
+        recorder.start(sim, {**driver.source(), "safety_monitor": monitor is not None},
+                       cameras=robot.camera_names if render else ())
     events: Counter = Counter()
     images = None
     queued: list[tuple[int, np.ndarray, float]] = []  # (step it reaches the monitor, τ, stamp)
@@ -157,7 +160,9 @@ def run_episode(sim, driver: Driver, monitor=None, recorder=None, *, seed: int,
             intervention_ticks=(int(sum(monitor.counts.values()) - counts0)
                                 if monitor is not None else 0),
             events=dict(events), final_mode=monitor.mode.value if monitor is not None else "",
-            video=str(video_path) if video_path is not None else None, task=sim.task.name)
+            video=str(video_path) if video_path is not None else None, task=sim.task.name,
+            conditions=dict(sim.task.conditions()),
+            takeover_s=getattr(driver, "took_over_s", None))
         if recorder is not None:
             outcome = {"success": success, "progress": round(progress, 4),
                        "note": f"progress {progress:.2f} after {sim.time:.2f} s"}
@@ -174,6 +179,19 @@ def run_episode(sim, driver: Driver, monitor=None, recorder=None, *, seed: int,
             video.close()
     report.wall_s = time.perf_counter() - wall0
     return report
+
+
+def run_expert(sim, seed: int, takeover_after: float | None = None, perturb: str = "add",
+               video: str | Path | None = None) -> EpisodeReport:
+    """The task's expert on its own (`humanoid-manip expert`, the expert tests): PD at the
+    physics rate, no safety monitor, no recording; with `takeover_after`, the takeover test
+    (loop.drivers.TakeoverDriver)."""
+    from humanoid_manip.loop.drivers import ExpertDriver, TakeoverDriver
+
+    hz = float(sim.robot.rates.physics_hz)
+    driver = ExpertDriver(hz) if takeover_after is None else \
+        TakeoverDriver(takeover_after, perturb, rate_hz=hz)
+    return run_episode(sim, driver, None, seed=seed, render=video is not None, video=video)
 
 
 def replay_torques(sim, episode, seed: int) -> bool:

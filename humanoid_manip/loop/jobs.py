@@ -15,15 +15,16 @@ from pathlib import Path
 
 from humanoid_manip.loop.episode import SUCCESS_HOLD_S, EpisodeReport, run_episode
 
-DRIVERS = ("teleop", "expert", "policy", "dagger")
+DRIVERS = ("teleop", "expert", "takeover", "policy", "dagger")
 _CACHE: dict = {}
 
 
 @dataclass(frozen=True)
 class EpisodeJob:
     """One episode. `driver`: "teleop" (the task's expert through the teleop path), "expert"
-    (the expert acting directly), "policy" (a policy file), "dagger" (the policy acts, a fresh
-    plain expert labels every tick). Recorded into `out_dir` when given."""
+    (the expert acting directly), "takeover" (the expert, perturbed at `takeover_after` s, then
+    a fresh one: loop.drivers.TakeoverDriver), "policy" (a policy file), "dagger" (the policy
+    acts, a fresh plain expert labels every tick). Recorded into `out_dir` when given."""
 
     task: str
     seed: int
@@ -39,12 +40,18 @@ class EpisodeJob:
     time_limit_s: float | None = None  # None: config/tasks.yaml's
     until_success: bool | None = None  # None: policy-driven episodes end on held success
     video: str | None = None  # MP4 of the episode
+    expert_hz: float | None = None  # the expert's own rate (None: the control rate; the
+    # physics rate runs its PD every step, as `humanoid-manip expert` does)
+    takeover_after: float | None = None  # takeover driver: when the perturbation starts (s)
+    perturb: str = "add"  # takeover driver: noise on the expert's torque, or instead of it
 
     def __post_init__(self):
         if self.driver not in DRIVERS:
             raise ValueError(f"driver must be one of {DRIVERS}, got {self.driver!r}")
         if self.driver in ("policy", "dagger") and self.policy is None:
             raise ValueError(f"a {self.driver} job needs a policy file")
+        if self.driver == "takeover" and self.takeover_after is None:
+            raise ValueError("a takeover job needs takeover_after")
 
     @property
     def name(self) -> str:
@@ -109,7 +116,9 @@ def make_driver(job: EpisodeJob):
     if job.driver == "teleop":
         driver = drivers.TeleopExpertDriver(_controller())
     elif job.driver == "expert":
-        driver = drivers.ExpertDriver()
+        driver = drivers.ExpertDriver(job.expert_hz)
+    elif job.driver == "takeover":
+        driver = drivers.TakeoverDriver(job.takeover_after, job.perturb, rate_hz=job.expert_hz)
     else:
         driver = drivers.PolicyDriver(_runtime(job.policy, job.task), job.policy_id)
         if job.driver == "dagger":

@@ -42,7 +42,9 @@ class EpisodeRecorder:
     def partial_dir(self) -> Path:
         return self.out_dir / PARTIAL_DIR
 
-    def start(self, sim, source: dict[str, Any]) -> None:
+    def start(self, sim, source: dict[str, Any], cameras=None) -> None:
+        """`cameras`: the cameras this episode records (default all; none for a run without
+        rendering, which the metadata says, so validation expects no frames)."""
         from humanoid_manip.teleop.recording import episode_metadata
 
         robot = sim.robot
@@ -51,7 +53,8 @@ class EpisodeRecorder:
         self._size = (robot.image.width, robot.image.height)
         meta = episode_metadata(robot, sim.task.name, sim.seed, source, sim=True, extra={
             "initial_state": {"qpos": sim.data.qpos.tolist(), "qvel": sim.data.qvel.tolist()},
-            "made_by": made_by(self.worker), **self.extra})
+            "made_by": made_by(self.worker),
+            "cameras": list(robot.camera_names if cameras is None else cameras), **self.extra})
         self._task, self._seed = sim.task.name, sim.seed
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         name = f"{sim.task.name}_seed{sim.seed}_{os.getpid()}_{id(self):x}.mcap.part"

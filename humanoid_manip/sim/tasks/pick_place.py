@@ -254,7 +254,8 @@ class PickPlaceExpert(ReactiveExpert):
                                 "left": self.grip_to(sim, "left", "power", 0.0)})
 
     def info(self, sim) -> str:
-        return (f"sink={self.sinking(sim):.3f} bowl={int(self.on_bowl(sim))} closure={self.closure(sim, 'right', 'power'):.2f} "
+        return (f"sink={self.sinking(sim):.3f} bowl={int(self.on_bowl(sim))} "
+                f"closure={self.closure(sim, 'right', 'power'):.2f} "
                 f"touch={sorted(self.touching(sim, 'right', self.geom))} "
                 f"bottom={self.bottom(sim):.3f} tilt={self.tilt(sim):.2f}")
 
