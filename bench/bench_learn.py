@@ -6,11 +6,15 @@
 1. Training: samples (control ticks with a loss) per second of the config/train.yaml model and
    batch on a generated dataset with the robot's real shapes, at torch's default thread count
    and at one thread.
-2. Inference, batch 1, one control tick: ONNX Runtime (CPU, 1 thread, as the policy node runs
-   it) against PyTorch eager on the same network (1 thread and default), with the outputs
-   compared. The network is the shipped policy (policies/default.onnx, its weights in
-   policies/default.pt) by default, or --policy/--checkpoint, or with --fresh the
-   config/train.yaml model freshly initialized (same size and graph, so the same timing).
+2. Inference, batch 1, one control tick: ONNX Runtime (CPU, 1 thread, the options
+   PolicyRuntime opens the file with: policy.runtime.session_options, batch axis fixed to 1)
+   against PyTorch eager on the same network (1 thread, and torch's default alone), with the
+   outputs compared; beside them the same session with the batch axis left free (the options
+   before), and PolicyRuntime.step as the policy node calls it (copying the images in,
+   checking the outputs). The variants take turns in blocks of 50 calls. The network is the shipped
+   policy (policies/default.onnx, its weights in policies/default.pt) by default, or
+   --policy/--checkpoint, or with --fresh the config/train.yaml model freshly initialized
+   (same size and graph, so the same timing).
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ from humanoid_manip.learn.train import (
 from humanoid_manip.robot import load_robot
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TORCH_THREADS = torch.get_num_threads()
+BLOCK = 50  # calls in a row per variant in the inference timing
 SHIPPED, SHIPPED_CKPT = "policies/default.onnx", "policies/default.pt"  # weights, no optimizer
 
 
@@ -74,41 +80,60 @@ def _percentiles(times: list[float]) -> dict:
             "mean_ms": float(a.mean()), "min_ms": float(a.min())}
 
 
-def bench_inference(model, path: Path, runs: int) -> dict:
+def bench_inference(model, path: Path, runs: int, robot) -> dict:
+    """Batch-1 latency of one control tick; the variants take turns in blocks of BLOCK calls,
+    so that a shared machine's load falls on all of them alike."""
+    from humanoid_manip.policy.runtime import PolicyRuntime
+
     model = model.eval()
     images, proprio, task, state = example_inputs(model, 1, seed=0)
     feeds = {"images": images.numpy(), "proprio": proprio.numpy(), "task": task.numpy(),
              "state_in": state.numpy()}
-    sess = session(path, threads=1)
+    fixed, free = session(path, threads=1, batch=1), session(path, threads=1, batch=None)
+    runtime = PolicyRuntime(path, robot, provider="cpu", threads=1)
+    n = model.n_joints
+    q, dq = proprio[0, :n].numpy().astype(np.float64), proprio[0, n:].numpy().astype(np.float64)
     out: dict = {"onnx_mb": path.stat().st_size / 1e6,
-                 "max_abs_diff": parity(model, path, batch=1, ticks=3)}
-    for _ in range(20):
-        sess.run(None, feeds)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(None, feeds)
-        times.append(time.perf_counter() - t0)
-    out["onnxruntime_cpu_1_thread"] = _percentiles(times)
-    default_threads = torch.get_num_threads()
-    for threads in sorted({1, default_threads}):
-        torch.set_num_threads(threads)
-        with torch.inference_mode():
+                 "max_abs_diff": parity(model, path, batch=1, ticks=3),
+                 "fixed_vs_free_batch_max_abs_diff": float(np.abs(
+                     fixed.run(None, feeds)[0] - free.run(None, feeds)[0]).max())}
+    torch.set_num_threads(1)
+    variants = {
+        "onnxruntime_cpu_1_thread": lambda: fixed.run(None, feeds),
+        "onnxruntime_cpu_1_thread_free_batch": lambda: free.run(None, feeds),
+        "policy_runtime_step_1_thread": lambda: runtime.step(images[0].numpy(), q, dq),
+        "torch_eager_1_thread": lambda: model.step(images, proprio, task, state),
+    }
+    times: dict = {k: [] for k in variants}
+    names = list(variants)
+    with torch.inference_mode():
+        for block in range(runs // BLOCK):
+            for k in names[block % len(names):] + names[:block % len(names)]:  # rotating turns
+                f = variants[k]
+                for _ in range(5):  # back in cache after the other variants
+                    f()
+                for _ in range(BLOCK):
+                    t0 = time.perf_counter()
+                    f()
+                    times[k].append(time.perf_counter() - t0)
+        if DEFAULT_TORCH_THREADS != 1:  # PyTorch at its own thread count, alone
+            torch.set_num_threads(DEFAULT_TORCH_THREADS)
             for _ in range(20):
                 model.step(images, proprio, task, state)
-            times = []
+            key = f"torch_eager_{DEFAULT_TORCH_THREADS}_thread"
+            times[key] = []
             for _ in range(runs):
                 t0 = time.perf_counter()
                 model.step(images, proprio, task, state)
-                times.append(time.perf_counter() - t0)
-        out[f"torch_eager_{threads}_thread"] = _percentiles(times)
-    torch.set_num_threads(default_threads)
-    ort = out["onnxruntime_cpu_1_thread"]["p50_ms"]
-    out["eager_over_ort_p50"] = {k: v["p50_ms"] / ort for k, v in out.items()
+                times[key].append(time.perf_counter() - t0)
+    torch.set_num_threads(DEFAULT_TORCH_THREADS)
+    for k, v in times.items():
+        out[k] = _percentiles(v)
+    ort = out["onnxruntime_cpu_1_thread"]
+    out["eager_over_ort_p50"] = {k: out[k]["p50_ms"] / ort["p50_ms"] for k in times
                                  if k.startswith("torch_eager")}
-    ort_min = out["onnxruntime_cpu_1_thread"]["min_ms"]  # least disturbed by other processes
-    out["eager_over_ort_min"] = {k: v["min_ms"] / ort_min for k, v in out.items()
-                                 if k.startswith("torch_eager")}
+    out["eager_over_ort_min"] = {k: out[k]["min_ms"] / ort["min_ms"] for k in times
+                                 if k.startswith("torch_eager")}  # least disturbed by load
     return out
 
 
@@ -151,7 +176,8 @@ def main() -> int:
         if policy is None:
             io = PolicyIO.for_robot(robot, tuple(f"t{i}" for i in range(model.n_tasks)))
             policy = export_onnx(model, Path(tmp) / "policy.onnx", io)
-        results["inference"] = bench_inference(model, policy, runs)
+        results["inference"] = bench_inference(model, policy, runs, robot)
+    results["machine"]["loadavg_1min_end"] = os.getloadavg()[0]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
 
@@ -161,14 +187,17 @@ def main() -> int:
         print(f"{label:<34}{r['samples_per_s']:>12.1f}"
               f"{r['s_per_step']:>10.3f}")
     inf = results["inference"]
-    print(f"{'inference, batch 1':<34}{'p50 ms':>12}{'p99 ms':>10}{'min ms':>10}{'p50 vs ORT':>12}"
-          f"{'min vs ORT':>12}")
-    for k in [k for k in inf if k.startswith(("onnxruntime", "torch_eager"))]:
-        r50, rmin = inf["eager_over_ort_p50"].get(k, 1.0), inf["eager_over_ort_min"].get(k, 1.0)
-        print(f"  {k:<32}{inf[k]['p50_ms']:>12.3f}{inf[k]['p99_ms']:>10.3f}"
-              f"{inf[k]['min_ms']:>10.3f}{r50:>11.1f}x{rmin:>11.1f}x")
-    print(f"policy file {inf['onnx_mb']:.2f} MB, |ONNX - torch| max {inf['max_abs_diff']:.1e}; "
-          f"load average {results['machine']['loadavg_1min']:.1f} on {os.cpu_count()} CPUs; "
+    print(f"{'inference, batch 1':<38}{'p50 ms':>9}{'p99 ms':>9}{'min ms':>9}"
+          f"{'p50 vs ORT':>12}{'min vs ORT':>12}")
+    for k in [k for k in inf if k.startswith(("onnxruntime", "policy_runtime", "torch_eager"))]:
+        r50, rmin = inf["eager_over_ort_p50"].get(k), inf["eager_over_ort_min"].get(k)
+        ratios = f"{r50:>11.1f}x{rmin:>11.1f}x" if r50 else ""
+        print(f"  {k:<36}{inf[k]['p50_ms']:>9.3f}{inf[k]['p99_ms']:>9.3f}"
+              f"{inf[k]['min_ms']:>9.3f}{ratios}")
+    print(f"policy file {inf['onnx_mb']:.2f} MB, |ONNX - torch| max {inf['max_abs_diff']:.1e}, "
+          f"fixed vs free batch axis {inf['fixed_vs_free_batch_max_abs_diff']:.1e}; load "
+          f"average {results['machine']['loadavg_1min']:.1f} -> "
+          f"{results['machine']['loadavg_1min_end']:.1f} on {os.cpu_count()} CPUs; "
           f"wrote {args.out}")
     return 0
 

@@ -75,6 +75,25 @@ def test_non_finite_input_resets_the_state(robot):
     assert not rt._state.any()
 
 
+def test_runtime_fixes_the_batch_axis_and_computes_what_a_free_batch_session_does(robot):
+    import onnxruntime as ort
+
+    from humanoid_manip.policy.runtime import session_options
+
+    blob = pd_policy(robot, ki=2.0).SerializeToString()
+    rt = PolicyRuntime(blob, robot)
+    assert all(i.shape[0] == 1 for i in rt.session.get_inputs())
+    free = ort.InferenceSession(blob, session_options(1, batch=None), providers=[CPU])
+    assert free.get_inputs()[0].shape[0] == "B"
+    rng = np.random.default_rng(2)
+    q, dq = robot.home + rng.normal(0, 0.05, robot.n), rng.normal(0, 0.2, robot.n)
+    img = rng.integers(0, 256, (3, 96, 96, 3), dtype=np.uint8)
+    feeds = {"images": img[None], "task": np.zeros(1, np.int64),
+             "proprio": np.concatenate([q, dq])[None].astype(np.float32),
+             "state_in": np.zeros((1, rt.contract.state_size), np.float32)}
+    np.testing.assert_array_equal(rt.step(img, q, dq), free.run(["torque"], feeds)[0][0])
+
+
 def test_demo_policy_holds_the_robot_at_the_policy_rate(robot, robot_model):
     """Closed loop without ROS: torques held for 5 physics steps (100 Hz) bring it home."""
     cfg = load_policy_config().demo

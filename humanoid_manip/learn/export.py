@@ -98,14 +98,14 @@ def export_onnx(model: PolicyNet, path: str | os.PathLike, io: PolicyIO,
     return p
 
 
-def session(path: str | os.PathLike, threads: int = 1):
-    """An ONNX Runtime CPU session, as the runtime opens one."""
+def session(path: str | os.PathLike, threads: int = 1, batch: int | None = None):
+    """An ONNX Runtime CPU session with the runtime's options; any batch size unless `batch`
+    fixes it (PolicyRuntime fixes 1)."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), sess_options=opts,
+    from humanoid_manip.policy.runtime import session_options
+
+    return ort.InferenceSession(str(path), sess_options=session_options(threads, batch),
                                 providers=["CPUExecutionProvider"])
 
 

@@ -17,7 +17,13 @@ from humanoid_manip.sim.domain import (  # noqa: E402
     load_domain_config,
     randomize_scene,
 )
+from humanoid_manip.sim.render import CameraRenderer  # noqa: E402
 from humanoid_manip.sim.tasks.base import Task, make_task  # noqa: E402
+
+# Stacks per sphere, capsule and cylinder in the rendered images (MuJoCo's default is 16). With
+# the floor's rendering grid (sim/domain.py) the settings that change pixels for speed; README
+# "Rendering on the CPU" says by how much.
+NUM_STACKS = 8
 
 # Where every simulated clock starts (the sim stack's /clock, the evaluation and collection
 # loops' monitor time): ROS reads a zero stamp as unset, and the safety monitor refuses those.
@@ -73,7 +79,7 @@ class Simulation:
         self.camera_names = self.robot.camera_names
         self.dt = 1.0 / self.robot.rates.physics_hz
         self.camera_period_s = 1.0 / self.robot.rates.camera_hz
-        self._renderer: mujoco.Renderer | None = None
+        self._renderer: CameraRenderer | None = None
         self.model: mujoco.MjModel | None = None
         self.data: mujoco.MjData | None = None
         self.seed: int | None = None
@@ -85,12 +91,17 @@ class Simulation:
         spec = robot_mjspec(self.robot)
         spec.compiler.discardvisual = False  # the URDF's setting would drop textures, materials
         spec.visual.quality.offsamples = 0  # no multisampling: 96 px images, CPU rendering
+        # Half MuJoCo's 16 stacks per sphere, capsule and cylinder: llvmpipe transforms every
+        # vertex on the CPU and these shapes were most of them (README "Rendering on the CPU").
+        spec.visual.quality.numstacks = NUM_STACKS
         robot_bodies = {b.name for b in spec.bodies}
         spec.visual.global_.offwidth = max(self.image_width, 640)
         spec.visual.global_.offheight = max(self.image_height, 480)
         add_arena(spec, self.domain, rng)
         self.task.build_scene(spec, rng)
         randomize_scene(spec, robot_bodies, self.domain, rng)
+        if not any(light.castshadow for light in spec.lights):
+            spec.visual.quality.shadowsize = 0  # no shadow map to allocate (64 MB at 4096²)
         return spec
 
     def reset(self, seed: int | None = None) -> None:
@@ -114,9 +125,8 @@ class Simulation:
         self.task.initialize_episode(self.model, self.data, rng)
         mujoco.mj_forward(self.model, self.data)
         self._next_frame_time = 0.0
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self._camera_ids = {n: mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, n)
+                            for n in self.camera_names}
 
     # -- acting and sensing ------------------------------------------------------------------
     def step(self, torque) -> None:
@@ -157,20 +167,18 @@ class Simulation:
         if not self.render_enabled:
             raise RenderError("this Simulation was made with render=False")
         if self._renderer is None:
+            renderer = CameraRenderer(self.image_width, self.image_height)
             try:
-                self._renderer = mujoco.Renderer(self.model, self.image_height,
-                                                 self.image_width)
+                renderer.use(self.model)
             except Exception as exc:  # noqa: BLE001 - GL failures surface as many types
+                renderer.close()
                 raise RenderError(
                     f"no OpenGL backend could start (MUJOCO_GL="
                     f"{os.environ.get('MUJOCO_GL', '')!r}): {exc}. Offscreen rendering needs "
                     "MUJOCO_GL=egl (Mesa's EGL, works on CPU) or osmesa set before MuJoCo is "
                     "first imported; or run with render=False.") from None
-        images = {}
-        for name in self.camera_names:
-            self._renderer.update_scene(self.data, camera=name)
-            images[name] = self._renderer.render().copy()
-        return images
+            self._renderer = renderer
+        return self._renderer.render(self.model, self.data, self._camera_ids)
 
     def privileged_state(self) -> np.ndarray:
         """The task's object state (Task.privileged_state): for the teacher, never the policy."""

@@ -45,7 +45,9 @@ def add_arena(spec: mujoco.MjSpec, cfg: DomainConfig, rng: np.random.Generator) 
                      rgb1=rng.uniform(lo, hi, 3), rgb2=rng.uniform(0.0, 0.2, 3),
                      width=32, height=32)
     world = spec.worldbody
-    world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 0.05],
+    # size[2] is the floor's rendering grid (the lights are computed per grid vertex): 0.1 m
+    # draws a quarter of 0.05 m's vertices on the CPU for pixels within 8/255 of it
+    world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 0.1],
                    material="floor_mat")
     for i, pos in enumerate(([1.0, 1.0, 3.0], [-0.5, -1.5, 2.5])):
         d = _u(rng, cfg.light_diffuse)
