@@ -22,6 +22,8 @@ KEYS = {
     "mcap": None, "onnx": None, "mink": None, "imageio_ffmpeg": None, "pyarrow": None,
     "torch": None,  # learn/ only: the optional training extra (requirements-train.txt)
     "ray": None,  # loop/runner.py: episodes as Ray tasks (pip, requirements.txt)
+    "rerun": None, "websockets": None,  # viz/: the viewer (pip, requirements.txt)
+    "PIL": "python3-pil",  # viz/screenshot.py: reads the browser's screenshot
 }
 # what the launch files and configuration start or load by name, beyond the imports
 LAUNCHED = {"ros2launch", "robot_state_publisher", "controller_manager", "rviz2",
