@@ -50,3 +50,29 @@ def test_progress_grows_as_the_bottle_nears_the_bowl(sim):
 def test_expert_puts_the_bottle_in_the_bowl(sim, seed):
     r = run_expert(sim, seed)
     assert r.success, r
+
+
+@pytest.mark.parametrize("after", [0.9, 1.6])  # the hand at the bottle; the bottle in the air
+def test_an_expert_built_mid_episode_finishes_the_task(sim, after):
+    """The takeover test, fast: the expert until `after`, 0.5 s of noise on its torque, then a
+    new expert that knows nothing of the first continues from the state it finds."""
+    r = run_expert(sim, 1_000_003, takeover_after=after)
+    assert r.takeover_s == pytest.approx(after + 0.5, abs=0.011)
+    assert r.success, r
+
+
+def test_the_expert_decides_from_the_state_alone(sim):
+    """Two experts, one new and one that has run the episode so far, give the same command:
+    the label DAgger records is a function of the state it finds."""
+    import numpy as np
+
+    sim.reset(4)
+    old = sim.task.expert(sim)
+    for _ in range(600):  # 1.2 s: grasping
+        sim.step(old.act(sim))
+    new = sim.task.expert(sim)
+    a, b = old.command(sim), new.command(sim)
+    assert old.mode == new.mode
+    for side in ("left", "right"):
+        np.testing.assert_allclose(a.palms[side].position, b.palms[side].position)
+        np.testing.assert_allclose(a.hands[side], b.hands[side])
