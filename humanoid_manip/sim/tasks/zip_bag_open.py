@@ -6,11 +6,12 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from humanoid_manip.control import WristIK, WristTarget
+from humanoid_manip.control import WristIK, hand_targets
+from humanoid_manip.control.command import PalmHandCommand
 from humanoid_manip.robot import RobotSpec, build_model
 from humanoid_manip.robot.mujoco_model import RobotIndex
 from humanoid_manip.sim.seal import BreakableSeal
-from humanoid_manip.sim.tasks._script import Phase, ScriptedExpert
+from humanoid_manip.sim.tasks._reactive import SIDES, ReactiveExpert
 from humanoid_manip.sim.tasks.base import Expert, Range, Task, TaskConfig, register, uniform
 
 # Flex mesh of each sheet: vertices along the seal (corners included) x across the bag. Coarse
@@ -367,109 +368,249 @@ class ZipBagOpen(Task):
     def progress(self, model, data) -> float:
         return 1.0 if self.success(model, data) else self.bag.seal.open_fraction(data)
 
+    def privileged_state(self, model, data) -> np.ndarray:
+        """Both tabs' poses (position, x and z axes); every seal point of the top lip (the one
+        the hand lifts) and three of the bottom one (its ends and middle); which seal points are
+        open, the open fraction and the mouth's width; the bag's layout (centre, yaw, width,
+        depth) and the table's height. 63 values."""
+        bag, p = self.bag, self.params
+        tabs = [np.concatenate([data.xpos[b], data.xmat[b].reshape(3, 3)[:, 0],
+                                data.xmat[b].reshape(3, 3)[:, 2]])
+                for b in (bag.tab_body["top"], bag.tab_body["bottom"])]
+        bottom, top = bag.lips(data)
+        mask = bag.seal.open_mask(data).astype(float)
+        return np.concatenate([*tabs, top.ravel(), bottom[LIP_POINTS_SEEN].ravel(), mask,
+                               [bag.seal.open_fraction(data), bag.mouth_width(data)],
+                               [p.x, p.y, p.yaw, p.width, p.depth, p.table_z]])
+
     def expert(self, sim) -> Expert:
-        return PinchExpert(sim, self._plan, squeeze_from=SQUEEZE_FROM_PHASE)
+        return ZipBagExpert(sim)
 
-    def _plan(self, sim) -> list[Phase]:
-        """Left hand: index under the top lip's tab (behind its turned-down end), thumb on it;
-        right hand: the edge of its closed hand holds the bottom lip's tab on the table. The
-        left lifts, the seal peels from between the hands outward, then the left carries the
-        top lip along the seal toward the held end. Ends as soon as the bag counts as open."""
-        d = sim.data
-        grips = {}
-        for side, lip in (("left", "top"), ("right", "bottom")):
-            tab = self.bag.tab_body[lip]
-            rot = d.xmat[tab].reshape(3, 3)
-            grips[side] = d.xpos[tab] + rot @ GRIP_IN_TAB[side]
-        pinch = {s: pinch_geometry(sim.robot, s) for s in ("left", "right")}
-        yaw = self.params.yaw
+    def tab_frame(self, data, lip: str) -> tuple[np.ndarray, np.ndarray]:
+        """A tab's measured centre and rotation (columns: its x toward the fold, y, z)."""
+        b = self.bag.tab_body[lip]
+        return data.xpos[b].copy(), data.xmat[b].reshape(3, 3).copy()
 
-        def palms(offsets: dict[str, np.ndarray]) -> dict[str, WristTarget]:
-            out = {}
-            for side, off in offsets.items():
-                quat, o_world = pinch[side].pose()
-                out[side] = WristTarget(grips[side] + off - o_world, quat)
-            return out
+    def rest_tab(self, lip: str) -> np.ndarray:
+        """Where a tab's centre lies in the closed bag: the layout, fixed for the episode."""
+        bag = self.bag
+        verts = bag.lip_top if lip == "top" else bag.lip_bottom
+        local = bag.rest_local[verts[bag.tab_point(lip)]] + TAB_OFFSET[lip] \
+            + [0.0, 0.0, TAB_HALF[lip][2] - VERTEX_RADIUS]
+        return bag.to_world(local)
 
-        c, s_ = np.cos(yaw), np.sin(yaw)
-        sweep = np.array([0.0, 0.0, PULL_UP]) + SWEEP * np.array([s_, -c, 0.0])
+    def bag_axis(self) -> np.ndarray:
+        """Unit vector (world) from the seal toward the bag's bottom fold: away from the robot."""
+        return np.array([np.cos(self.params.yaw), np.sin(self.params.yaw), 0.0])
 
-        def opened(sim) -> bool:
-            return self.success(sim.model, sim.data)
-
-        def lr(left, right) -> dict[str, WristTarget]:
-            return palms({"left": np.asarray(left, float),
-                          "right": PRESS_WITH_EDGE + np.asarray(right, float)})
-
-        return [
-            # down in front of the table's edge, the left hand a little low with thumb and
-            # index apart; the right hand closed, above its tab
-            Phase(0.9, lr([-0.12, 0.0, 0.03], [-0.06, 0.0, 0.06]),
-                  {"left": ("pinch", 0.5), "right": ("pinch", 1.0)}),
-            Phase(0.6, lr([-0.06, 0.0, -APPROACH_LOW], [0.0, 0.0, 0.03])),
-            # the left index passes under the top tab's turned-down end and comes up behind it,
-            # the thumb over the tab; the right hand comes down on the bottom tab
-            Phase(0.7, lr([0.0, 0.0, -APPROACH_LOW], [0.0, 0.0, 0.01])),
-            Phase(0.3, lr([0.0, 0.0, 0.0], [0.0, 0.0, -PRESS_DEPTH])),
-            Phase(0.6, {}, {"left": ("pinch", 1.0)}),
-            # pull the lips apart: the top one up while the bottom one is held on the table;
-            # the seal peels from between the hands outward; done once the bag is open
-            Phase(2.0, lr([0.0, 0.0, PULL_UP], [0.0, 0.0, -PRESS_DEPTH]), until=opened),
-            # then along the seal toward the bottom tab's end, to peel the last of it
-            Phase(1.5, lr(sweep, [0.0, 0.0, -PRESS_DEPTH]), until=opened),
-            Phase(0.8, {}, until=opened),
-        ]
+    def seal_direction(self) -> np.ndarray:
+        """Unit vector along the seal (world), from the top tab toward the bottom tab's end."""
+        c, s = np.cos(self.params.yaw), np.sin(self.params.yaw)
+        return np.array([s, -c, 0.0])
 
 
-# Where each hand aims, in its tab's frame (m): the left pinch 2 cm in from the top tab's free
-# end and shifted sideways, because the thumb closes beside the pinch point and must land on
-# the tab; the right hand on the bottom tab's top face.
-GRIP_IN_TAB = {"left": np.array([0.02 - TAB_HALF["top"][0], -0.025, 0.0]),
-               "right": np.array([0.0, 0.0, TAB_HALF["bottom"][2]])}
-PULL_UP = 0.18  # how far the left hand lifts the top lip (m)
+LIP_POINTS_SEEN = [0, 3, 6]  # the bottom lip's seal points whose positions the teacher sees
+# The left index tip hooks the top tab here, in the tab's frame (tab centre at 0, its free end
+# with the turned-down flange at x = -0.03, its bottom face at z = -0.004): under the tab just
+# behind the flange, toward the tab's -y side, since the fingers reach in from +y and the
+# thumb, closing, must land on the tab's top face.
+HOOK = np.array([-0.008, -0.012, -0.011])
+UNDER = 0.034  # the index comes in this far below the hook: under the flange, its knuckle too
+FRONT = 0.07  # and from this far in front of it (m), the thumb high over the tab
+APPROACH_CLOSURE = 0.5  # thumb and index this far closed while coming in
+PINCH_RATE = 0.7  # 1/s: the pinch closes this fast, while the palm keeps the index tip in place
+PINCHED_CLOSURE = 0.6  # a pinch holding the tab is at least this closed
+PULL_UP = 0.18  # how high over the table the left hand lifts the top lip (m)
+PULL_BACK = 0.04  # and this far toward the robot, so the index hooked behind the flange pulls
 SWEEP = 0.08  # then carries it along the seal toward the bottom tab's end (m)
-APPROACH_LOW = 0.04  # the left pinch comes in this far below its aim, under the tab's flange
 # The right hand holds the bottom tab down with the little-finger edge of its closed hand: that
 # edge's lowest point lies this far from the pinch point (world frame, measured on the model).
 PRESS_WITH_EDGE = np.array([-0.003, 0.065, 0.072])
 PRESS_DEPTH = 0.03  # aimed this far into the tab, so the arm's PD presses it onto the table
-SQUEEZE_FROM_PHASE = 4  # the plan's phase that closes the pinches
+PRESS_ABOVE = 0.06  # the right hand comes down on its tab from this high
 SQUEEZE_NM = 0.3  # extra flexion torque on thumb and index joints while pinching (N·m)
 _SQUEEZE_JOINTS = ("thumb_cmc", "thumb_mcp", "thumb_ip", "index_mcp", "index_pip", "index_dip")
+PINCHING = ("close", "wait", "lift", "sweep", "hold")  # left modes that squeeze the top tab
 
 
-class PinchExpert(ScriptedExpert):
-    """The waypoint expert plus a squeeze: the pinch posture alone stops where the fingers
-    touch the tab (PD on position, no force), so from the closing phase on, thumb and index
-    flexors add a constant torque, as a hand told to grip harder would."""
+class ZipBagExpert(ReactiveExpert):
+    """Left: pinch the top tab (index under it behind its flange, thumb on top), lift, sweep
+    along the seal; right: hold the bottom tab down with the edge of its fist. Decided each tick
+    from the tabs, the seal, the fingertips and the contacts (re-entrant): a pinch that slipped
+    opens, backs off and comes in again at the tab wherever it now is; pressing goes on.
 
-    def __init__(self, sim, plan, squeeze_from: int):
-        super().__init__(sim, plan)
-        self.squeeze_from = squeeze_from
+    Modes (the left hand's): reach (index to the tab's front, below it), insert (straight in
+    under the flange), rise (up until the index meets the tab), close (thumb down onto the tab,
+    index held where it is, squeeze), wait (pinched; the right hand not yet pressing), lift,
+    sweep, hold (the bag is open), release (a lost pinch opens and backs off).
+    """
+
+    def __init__(self, sim):
+        super().__init__(sim)
+        self.task: ZipBagOpen = sim.task
+        m, pre = sim.model, sim.task.bag.prefix
+        self.top_geoms = [m.geom(f"{pre}_tab_top_geom").id, m.geom(f"{pre}_tab_top_flange").id]
+        self.bottom_geoms = [m.geom(f"{pre}_tab_bottom_geom").id]
+        self.pinch = {s: pinch_geometry(sim.robot, s) for s in SIDES}
+        self.quat = {s: self.pinch[s].pose()[0] for s in SIDES}
         names = sim.robot.names
-        self.squeeze_idx = np.array([names.index(f"{side}_{j}") for side in ("left", "right")
-                                     for j in _SQUEEZE_JOINTS])
+        self.squeeze_idx = {s: np.array([names.index(f"{s}_{j}") for j in _SQUEEZE_JOINTS])
+                            for s in SIDES}
+        t = self.task
+        c, s = np.cos(t.params.yaw), np.sin(t.params.yaw)
+        rest_rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        self.lift_at = t.rest_tab("top") + rest_rot @ HOOK - PULL_BACK * t.bag_axis()
+        self.lift_at[2] = t.params.table_z + PULL_UP
+        self.sweep_to = self.lift_at + SWEEP * t.seal_direction()
 
-    def extra_torque(self, sim) -> np.ndarray | None:
-        if self.k < self.squeeze_from:
-            return None
+    # -- what the state says ---------------------------------------------------------------
+    def index_tip(self, sim) -> np.ndarray:
+        return sim.data.site("left_index_tip").xpos.copy()
+
+    def hook(self, sim) -> tuple[np.ndarray, np.ndarray]:
+        """Where the left index tip hooks the top tab now (world), and the tab's rotation."""
+        pos, rot = self.task.tab_frame(sim.data, "top")
+        return pos + rot @ HOOK, rot
+
+    def rel(self, sim) -> np.ndarray:
+        """The measured index tip from the hook point, in the tab's frame."""
+        hook, rot = self.hook(sim)
+        return rot.T @ (self.index_tip(sim) - hook)
+
+    def touch(self, sim) -> tuple[bool, bool]:
+        """Whether the left thumb and the left index touch the top tab now."""
+        names = self.touching(sim, "left", self.top_geoms)
+        return any("thumb" in n for n in names), any("index" in n for n in names)
+
+    def pinched(self, sim, loose: bool = False) -> bool:
+        """The top tab between the left thumb and index: both touch it and the hand is closed
+        (loose: one of them touches it, or the index tip is still at the hook)."""
+        thumb, index = self.touch(sim)
+        if self.closure(sim, "left", "pinch") < PINCHED_CLOSURE:
+            return False
+        if not loose:
+            return thumb and index
+        return thumb or index or float(np.linalg.norm(self.rel(sim))) < 0.025
+
+    def press_goal(self, sim) -> np.ndarray:
+        """The right palm's goal: over the bottom tab, or into it once over it."""
+        pos, rot = self.task.tab_frame(sim.data, "bottom")
+        top = pos + rot @ np.array([0.0, 0.0, TAB_HALF["bottom"][2]])
+        goal = top + PRESS_WITH_EDGE - self.pinch["right"].pose()[1]
+        off = float(np.linalg.norm((self.palm(sim, "right")[0] - goal)[:2]))
+        # once on the tab it keeps pressing where the tab is, even pulled a little aside
+        on = bool(self.touching(sim, "right", self.bottom_geoms))
+        over = off < 0.015 or (off < 0.04 and on)
+        return goal + [0.0, 0.0, -PRESS_DEPTH if over else PRESS_ABOVE]
+
+    def held_down(self, sim) -> bool:
+        """The right hand is on the bottom tab and the tab is on the table."""
+        pos, _ = self.task.tab_frame(sim.data, "bottom")
+        on_table = pos[2] < self.task.params.table_z + TAB_HALF["bottom"][2] + 0.006
+        return on_table and bool(self.touching(sim, "right", self.bottom_geoms))
+
+    # -- decisions -------------------------------------------------------------------------
+    def decide(self, sim, mode):
+        t = self.task
+        if t.success(sim.model, sim.data) and (mode in PINCHING or self.pinched(sim, True)):
+            return "hold"
+        closing = self._closure_cmd.get("left", 0.0) < 1.0
+        if mode in ("lift", "sweep", "hold") and self.pinched(sim, loose=True):
+            if mode == "sweep" or self.index_tip(sim)[2] > self.lift_at[2] - 0.02:
+                return "sweep"
+            return "lift"
+        if mode == "close" and closing and self.closure(sim, "left", "pinch") > 0.3:
+            return "close"  # thumb on its way down: let it land and the squeeze build
+        if self.pinched(sim) or (mode == "wait" and self.pinched(sim, loose=True)):
+            return "lift" if self.held_down(sim) else "wait"
+        if mode in ("close", "wait", "lift", "sweep", "hold"):
+            return "release"  # closed on nothing, or the pinch slipped: open, come in again
+        closed = self.closure(sim, "left", "pinch")
+        rel = self.rel(sim)
+        if mode != "release" and closed > APPROACH_CLOSURE + 0.05 and np.linalg.norm(rel) < 0.02:
+            return "close"  # found closing at the hook (a fresh expert): finish the pinch
+        if closed > APPROACH_CLOSURE + (0.1 if mode == "release" else 0.25):
+            return "release"
+        _, index = self.touch(sim)
+        below = abs(rel[0]) < 0.01 and abs(rel[1]) < 0.012
+        if below and (rel[2] > -0.004 or (index and rel[2] > -UNDER / 2)):
+            return "close"  # the index tip is at the hook, or meets the tab on the way up
+        if below and rel[2] < 0.0 or (mode == "rise" and abs(rel[0]) < 0.015
+                                      and abs(rel[1]) < 0.015):
+            return "rise"
+        in_line = abs(rel[1]) < 0.015 and abs(rel[2] + UNDER) < 0.012 and -FRONT - 0.02 < rel[0]
+        if in_line or (mode == "insert" and abs(rel[1]) < 0.02 and abs(rel[2] + UNDER) < 0.02):
+            return "insert"
+        return "reach"
+
+    def enter(self, sim, mode):
+        if mode == "release":  # open where it is, backing off toward the robot and down
+            self.anchor["palm"] = self.palm(sim, "left")[0] - 0.05 * self.task.bag_axis() \
+                - [0.0, 0.0, 0.01]
+        elif mode == "hold":
+            self.anchor["palm"] = self.palm(sim, "left")[0]
+
+    # -- commands --------------------------------------------------------------------------
+    def goal_for_index(self, sim, where: np.ndarray) -> np.ndarray:
+        """The left palm goal that brings the measured index tip to `where`."""
+        return self.palm(sim, "left")[0] + (np.asarray(where) - self.index_tip(sim))
+
+    def steer(self, sim, mode):
+        hook, rot = self.hook(sim)
+        closure, step = APPROACH_CLOSURE, None
+        if mode == "reach":
+            front = hook + rot @ [-FRONT, 0.0, -UNDER]
+            rel = self.rel(sim)
+            if rel[0] > -FRONT + 0.02 and abs(rel[1]) < 0.08 and -UNDER - 0.03 < rel[2] < 0.08:
+                # beside, over or under the tab but off the line in: out toward the robot first
+                front = self.index_tip(sim) - 0.04 * rot[:, 0]
+            goal = self.goal_for_index(sim, front)
+        elif mode == "insert":
+            goal, step = self.goal_for_index(sim, hook + rot @ [0.0, 0.0, -UNDER]), 0.01
+        elif mode == "rise":
+            goal, step = self.goal_for_index(sim, hook), 0.008
+        elif mode in ("close", "wait"):
+            goal, closure, step = self.goal_for_index(sim, hook), 1.0, 0.01
+        elif mode == "lift":
+            goal, closure, step = self.goal_for_index(sim, self.lift_at), 1.0, 0.015
+        elif mode == "sweep":
+            goal, closure, step = self.goal_for_index(sim, self.sweep_to), 1.0, 0.015
+        else:  # hold, release: where the mode began
+            goal, closure = self.anchor["palm"], 1.0 if mode == "hold" else APPROACH_CLOSURE
         extra = np.zeros(self.robot.n)
-        extra[self.squeeze_idx] = SQUEEZE_NM
-        return extra
+        extra[self.squeeze_idx["right"]] = SQUEEZE_NM
+        left = self.grip(sim, "left", "pinch", closure, PINCH_RATE)
+        if mode in PINCHING:
+            extra[self.squeeze_idx["left"]] = SQUEEZE_NM
+        return PalmHandCommand(
+            {"left": self.toward(sim, "left", goal, self.quat["left"], step),
+             "right": self.toward(sim, "right", self.press_goal(sim), self.quat["right"])},
+            {"left": left, "right": self.grip(sim, "right", "pinch", 1.0)},
+            extra)
+
+    def done(self, sim) -> bool:
+        return self.task.success(sim.model, sim.data)
+
+    def info(self, sim) -> str:
+        t = self.task
+        return (f"rel={np.round(self.rel(sim), 3)} "
+                f"closure={self.closure(sim, 'left', 'pinch'):.2f} "
+                f"touchL={sorted(self.touching(sim, 'left', self.top_geoms))} "
+                f"held={self.held_down(sim)} open={t.open_fraction(sim.data):.2f} "
+                f"mouth={t.bag.mouth_width(sim.data):.3f}")
 
 
 class PinchGeometry:
     """Where a hand's thumb-index pinch closes, relative to its palm site, for the expert."""
 
-    PITCH = 0.4  # fingers tilted this far down from the home attitude: pinch axis near vertical
-    # and turned toward the middle (rad), so the elbows stay clear of the torso: the IK knows no
-    # self-collision, and at 0.4 the left arm met the torso and pushed the pinch 3 cm off the
-    # tab. 0.65-0.8 all open 45-46 of seeds 0-49; from 0.9 the thumb misses the tab.
-    TURN_IN = {"left": 0.7, "right": 0.4}
+    # Fingers tilted this far down from the home attitude and turned toward the middle (rad).
+    # Left: pitched far enough that the open pinch's index lies under the thumb rather than
+    # ahead of it (at 0.4 it reached 3.5 cm ahead and hit the table's edge before its tip was
+    # under the tab); right: the closed hand whose edge presses the bottom tab.
+    PITCH = {"left": 0.8, "right": 0.4}
+    TURN_IN = {"left": 0.4, "right": 0.4}
 
     def __init__(self, robot: RobotSpec, side: str):
-        from humanoid_manip.control import hand_targets
-
         model = build_model(robot)
         data = mujoco.MjData(model)
         idx = RobotIndex.of(model, robot)
@@ -483,6 +624,7 @@ class PinchGeometry:
         self.offset_palm = rot_home.T @ ((tips[0] + tips[1]) / 2 - palm.xpos)
         self.quat_home = WristIK.home_quat(robot, side)
         self.turn = -self.TURN_IN[side] if side == "left" else self.TURN_IN[side]
+        self.pitch = self.PITCH[side]
 
     def pose(self) -> tuple[np.ndarray, np.ndarray]:
         """Palm orientation (wxyz) pitched down and turned in; the pinch point's offset.
@@ -490,7 +632,7 @@ class PinchGeometry:
         Not turned with the bag's yaw (at most 0.06 rad, the tabs are 6 cm wide): a left hand
         turned with a bag yawed to the left brought its elbow back against the torso."""
         q_pitch, q_yaw, q, q2 = np.zeros(4), np.zeros(4), np.zeros(4), np.zeros(4)
-        mujoco.mju_axisAngle2Quat(q_pitch, np.array([0.0, 1.0, 0.0]), self.PITCH)
+        mujoco.mju_axisAngle2Quat(q_pitch, np.array([0.0, 1.0, 0.0]), self.pitch)
         mujoco.mju_axisAngle2Quat(q_yaw, np.array([0.0, 0.0, 1.0]), self.turn)
         mujoco.mju_mulQuat(q, q_pitch, self.quat_home)
         mujoco.mju_mulQuat(q2, q_yaw, q)
