@@ -531,10 +531,11 @@ class ZipBagExpert(ReactiveExpert):
             return "close"  # found closing at the hook (a fresh expert): finish the pinch
         if closed > APPROACH_CLOSURE + (0.1 if mode == "release" else 0.25):
             return "release"
-        _, index = self.touch(sim)
         below = abs(rel[0]) < 0.01 and abs(rel[1]) < 0.012
-        if below and (rel[2] > -0.004 or (index and rel[2] > -UNDER / 2)):
-            return "close"  # the index tip is at the hook, or meets the tab on the way up
+        # the folded fingers' knuckles, under the index, may meet the tab before the index
+        knuckles = bool(self.touching(sim, "left", self.top_geoms)) and rel[2] > -0.022
+        if below and (rel[2] > -0.004 or knuckles):
+            return "close"  # the index tip is at the hook, or the hand meets the tab under it
         if below and rel[2] < 0.0 or (mode == "rise" and abs(rel[0]) < 0.015
                                       and abs(rel[1]) < 0.015):
             return "rise"
@@ -566,7 +567,11 @@ class ZipBagExpert(ReactiveExpert):
                 front = self.index_tip(sim) - 0.04 * rot[:, 0]
             goal = self.goal_for_index(sim, front)
         elif mode == "insert":
-            goal, step = self.goal_for_index(sim, hook + rot @ [0.0, 0.0, -UNDER]), 0.01
+            rel = self.rel(sim)
+            line = [0.0, 0.0, -UNDER]
+            if abs(rel[2] + UNDER) > 0.006:  # off the line's height (against the table's edge,
+                line = [rel[0] - 0.01, 0.0, -UNDER]  # say): back off a little and get level
+            goal, step = self.goal_for_index(sim, hook + rot @ line), 0.01
         elif mode == "rise":
             goal, step = self.goal_for_index(sim, hook), 0.008
         elif mode in ("close", "wait"):
