@@ -423,6 +423,7 @@ PINCHED_CLOSURE = 0.6  # a pinch holding the tab is at least this closed
 PULL_UP = 0.18  # how high over the table the left hand lifts the top lip (m)
 PULL_BACK = 0.04  # and this far toward the robot, so the index hooked behind the flange pulls
 SWEEP = 0.08  # then carries it along the seal toward the bottom tab's end (m)
+PULL_STEP = 0.015  # the lifting and sweeping palm's carrot (m): slower than a free reach
 # The right hand holds the bottom tab down with the little-finger edge of its closed hand: that
 # edge's lowest point lies this far from the pinch point (world frame, measured on the model).
 PRESS_WITH_EDGE = np.array([-0.003, 0.065, 0.072])
@@ -577,9 +578,9 @@ class ZipBagExpert(ReactiveExpert):
         elif mode in ("close", "wait"):
             goal, closure, step = self.goal_for_index(sim, hook), 1.0, 0.01
         elif mode == "lift":
-            goal, closure, step = self.goal_for_index(sim, self.lift_at), 1.0, 0.015
+            goal, closure, step = self.goal_for_index(sim, self.lift_at), 1.0, PULL_STEP
         elif mode == "sweep":
-            goal, closure, step = self.goal_for_index(sim, self.sweep_to), 1.0, 0.015
+            goal, closure, step = self.goal_for_index(sim, self.sweep_to), 1.0, PULL_STEP
         else:  # hold, release: where the mode began
             goal, closure = self.anchor["palm"], 1.0 if mode == "hold" else APPROACH_CLOSURE
         extra = np.zeros(self.robot.n)
