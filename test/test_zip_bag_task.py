@@ -7,7 +7,7 @@ import pytest
 
 from humanoid_manip.control import hand_targets
 from humanoid_manip.sim import Simulation, task_names
-from humanoid_manip.sim.tasks.base import PRIVILEGED_SIZE
+from humanoid_manip.sim.tasks.base import TASK_PRIVILEGED_SIZE
 from humanoid_manip.sim.tasks.zip_bag_open import (
     LIP_POINTS_SEEN,
     MOUTH_WIDTH_TO_SUCCEED,
@@ -114,8 +114,9 @@ def test_the_expert_acts_with_finite_torques_in_canonical_order(sim):
 def test_privileged_state_sees_the_tabs_the_lips_and_the_seal(sim):
     sim.reset(7)
     task, d = sim.task, sim.data
-    state = sim.privileged_state()
-    assert state.shape == (63,) and state.size <= PRIVILEGED_SIZE and np.all(np.isfinite(state))
+    state = task.privileged_state(sim.model, d)
+    assert state.shape == (63,) and state.size <= TASK_PRIVILEGED_SIZE
+    assert np.all(np.isfinite(state))
     np.testing.assert_allclose(state[:3], d.xpos[task.bag.tab_body["top"]])
     np.testing.assert_allclose(state[9:12], d.xpos[task.bag.tab_body["bottom"]])
     bottom, top = task.bag.lips(d)
@@ -127,7 +128,7 @@ def test_privileged_state_sees_the_tabs_the_lips_and_the_seal(sim):
     p = task.params
     np.testing.assert_allclose(state[-6:], [p.x, p.y, p.yaw, p.width, p.depth, p.table_z])
     _open_points(sim, [2, 3], 0.03)
-    state = sim.privileged_state()
+    state = task.privileged_state(sim.model, d)
     np.testing.assert_array_equal(state[mask], [k in (2, 3) for k in range(n)])
     assert state[mask.stop] == pytest.approx(task.open_fraction(d))
     width = state[mask.stop + 1]

@@ -42,7 +42,7 @@ class ModelConfig:
     # What the network sees beside the joints: "pixels" (the cameras: the shipped policy) or
     # "privileged" (the task's object state, sim.privileged_state(): the teacher, sim only).
     observation: str = "pixels"
-    privileged_size: int = 64  # the teacher's object-state input (sim.tasks.PRIVILEGED_SIZE)
+    privileged_size: int = 96  # the teacher's object-state input (sim.tasks.PRIVILEGED_SIZE)
     # "pixels" only: the camera features are first turned into an estimate of the teacher's
     # object state (trained against it: an auxiliary loss, not an output of the file), which
     # the rest of the network reads as the teacher reads the true state, so a student can

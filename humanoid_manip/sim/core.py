@@ -181,8 +181,17 @@ class Simulation:
         return self._renderer.render(self.model, self.data, self._camera_ids)
 
     def privileged_state(self) -> np.ndarray:
-        """The task's object state (Task.privileged_state): for the teacher, never the policy."""
-        return np.asarray(self.task.privileged_state(self.model, self.data), dtype=np.float64)
+        """What a privileged teacher sees beside the joints, never the policy: each palm's
+        position and axes (where the hands are in the task's space: the experts decide there,
+        and a network would otherwise have to learn the arms' forward kinematics to the
+        centimetre), then the task's object state (Task.privileged_state)."""
+        palms = []
+        for side in ("left", "right"):
+            site = self.data.site(f"{side}_palm")
+            rot = site.xmat.reshape(3, 3)
+            palms += [site.xpos, rot[:, 0], rot[:, 2]]
+        task = np.asarray(self.task.privileged_state(self.model, self.data), dtype=np.float64)
+        return np.concatenate([*palms, task])
 
     # -- the referee -------------------------------------------------------------------------
     def success(self) -> bool:

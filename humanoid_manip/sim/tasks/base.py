@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from humanoid_manip.sim.core import Simulation
 
 TASKS_YAML = "tasks.yaml"
-PRIVILEGED_SIZE = 64  # the teacher's object-state input: every task's vector, zero-padded
+PRIVILEGED_SIZE = 96  # the teacher's state input: the palms, then the task's vector, padded
+TASK_PRIVILEGED_SIZE = 72  # the most a task's own vector may hold (the palms take the rest)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Task(ABC):
 
     def privileged_state(self, model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
         """The task's object state a privileged policy (the teacher) sees, beside the joints:
-        a fixed-length float vector (at most PRIVILEGED_SIZE values) of object poses, layout
+        a fixed-length float vector (at most TASK_PRIVILEGED_SIZE values) of object poses, layout
         and progress, in SI units. Empty for a task that defines none."""
         return np.zeros(0)
 

@@ -84,12 +84,23 @@ class PickPlace(Task):
                 "bowl": "far" if self.start_distance > 0.17 else "near"}
 
     def privileged_state(self, model, data) -> np.ndarray:
-        """Bottle pose (position, z axis), velocity, size; bowl centre, radius; table height."""
+        """Bottle pose (position, z axis), velocity, size; bowl centre, radius; table height;
+        how many right-hand parts touch the bottle (a grasp is held or not)."""
         body = data.body("object")
         adr = model.jnt_dofadr[model.joint("object_free").id]
         return np.concatenate([body.xpos, body.xmat.reshape(3, 3)[:, 2], data.qvel[adr:adr + 6],
                                [self.radius, self.height], self.bowl_xy,
-                               [self.bowl_r, self.table_z]])
+                               [self.bowl_r, self.table_z, self.hand_contacts(model, data)]])
+
+    def hand_contacts(self, model, data) -> float:
+        """Right-hand bodies in contact with the bottle now."""
+        if data.ncon == 0:
+            return 0.0
+        geom = model.geom("object_geom").id
+        g1, g2 = data.contact.geom1, data.contact.geom2
+        other = np.concatenate([g2[g1 == geom], g1[g2 == geom]])
+        names = {model.body(int(model.geom_bodyid[g])).name for g in other}
+        return float(sum(n.startswith("right_") for n in names))
 
     def object_position(self, data) -> np.ndarray:
         return data.body("object").xpos.copy()
