@@ -159,6 +159,9 @@ class FlywheelConfig:
     train_steps: int = 1500  # per round
     train_budget_s: float = 0.0  # > 0: fewer steps if they would not fit this many seconds
     warm_start: bool = False  # later rounds start from the previous round's weights
+    # a checkpoint round 0 starts from, its normalization kept (a student from its teacher:
+    # paths/runs/... relative to the working directory); later rounds too unless warm_start
+    init_from: str = ""
     time_limit_s: float = 0.0  # 0 = the task's own time limit (config/tasks.yaml)
     delay_steps: int = 1  # DAgger and evaluation requests: the sim stack's timing
 

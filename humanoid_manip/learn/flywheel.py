@@ -91,7 +91,7 @@ def load_arrays(files, tasks: list[str], robot, train_cfg) -> list:
 
 def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: dict,
                 init: str | None, budget_s: float | None, progress: bool,
-                heldout: list[str] = ()) -> dict:
+                heldout: list[str] = (), init_stats: bool = False) -> dict:
     """One round's training and export, in whichever process runs it (a Ray task or here);
     `heldout` episodes (never trained on) give the offline action error."""
     from humanoid_manip.learn.export import export_checkpoint
@@ -105,7 +105,7 @@ def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: di
     init_from = load_policy(init)[0] if init else None
     result = train_policy(train_cfg, episodes, robot, tasks, Path(rd) / "train",
                           progress=progress, source_info=info, time_budget_s=budget_s,
-                          init_from=init_from, val_episodes=val)
+                          init_from=init_from, init_stats=init_stats, val_episodes=val)
     policy = export_checkpoint(result.checkpoint, Path(rd) / "policy.onnx", robot)
     h = result.history
     rates = [p["samples_per_s"] for p in h[1:]] or [0.0]
@@ -186,15 +186,17 @@ def run_flywheel(cfg: FlywheelConfig, train_cfg, out: str | os.PathLike, robot=N
                 if not files + valid:
                     raise FlywheelError(f"round {r}: no valid episodes to train on "
                                         f"({summary['validation'].get('errors')})")
-                init = None
+                init, init_stats = None, False
                 if cfg.warm_start and r > 0:
                     init = str(out / f"round{r - 1}" / "train" / "checkpoint.pt")
+                elif cfg.init_from:  # a student from its teacher
+                    init, init_stats = str(Path(cfg.init_from).resolve()), True
                 info = {"flywheel_round": r, "previous_policy": policy_id}
                 heldout = sorted(str(f) for f in (out / "round0" / "heldout").glob("*.mcap"))
                 training = w.call(train_round, [str(f) for f in files + valid],
                                   train_cfg.with_overrides(steps=cfg.train_steps), tasks,
                                   str(rd), info, init, cfg.train_budget_s or None,
-                                  progress and w.local, heldout, gpu=True)
+                                  progress and w.local, heldout, init_stats, gpu=True)
                 if pending is not None:  # the previous round's evaluation, while this trains
                     rounds.append(_finish(*pending, robot))
                     pending = None

@@ -453,9 +453,14 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
                  task_names: Sequence[str], out_dir: str | os.PathLike, *,
                  resume: bool = True, progress: bool = True, val_episodes=(),
                  source_info: dict | None = None, time_budget_s: float | None = None,
-                 init_from: PolicyNet | None = None,
+                 init_from: PolicyNet | None = None, init_stats: bool = False,
                  parallel: DataParallel | None = None) -> TrainResult:
-    """The whole job on in-memory episodes: stats, model, manifest, sampler, loop, curve."""
+    """The whole job on in-memory episodes: stats, model, manifest, sampler, loop, curve.
+
+    `init_from`: start from another network's weights wherever names and shapes match (a
+    warm start; a student from its teacher: the layers after the state estimate); with
+    `init_stats`, its normalization too, which its layers were trained under.
+    """
     from humanoid_manip.data.lineage import new_manifest
 
     io = PolicyIO.for_robot(robot, task_names, cfg.model.observation)
@@ -496,9 +501,11 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
     if val_episodes:
         vs = WindowSampler(val_episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed + 1)
         val = [vs.batch(i) for i in range(2)]
-    if init_from is not None:  # warm start (weights only; statistics are this data's)
+    if init_from is not None:  # weights (and, with init_stats, normalization) where they fit
+        mine = model.state_dict()
         own = {k: v for k, v in init_from.state_dict().items()
-               if k not in NormStats.__dataclass_fields__}
+               if k in mine and v.shape == mine[k].shape
+               and (init_stats or k not in NormStats.__dataclass_fields__)}
         model.load_state_dict(own, strict=False)
     offline = None
     if val_episodes and cfg.model.action != "torque":
