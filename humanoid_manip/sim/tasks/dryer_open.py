@@ -194,9 +194,10 @@ class DoorHookExpert(ReactiveExpert):
         return quat_angle(self.palm(sim, self.hand)[1], self.hook_pose(angle)[1])
 
     @staticmethod
-    def in_grip(rel: np.ndarray) -> bool:
-        """The bar between the palm's face and where the curled fingertips reach."""
-        return bool(abs(rel[0] - HOOK_REL[0]) < 0.06 and -0.005 < rel[1] < 0.06
+    def in_grip(rel: np.ndarray, reach: float = 0.06) -> bool:
+        """The bar between the palm's face and where the curled fingertips reach (the
+        fingers pulling a latched bar may push the palm off it by `reach`)."""
+        return bool(abs(rel[0] - HOOK_REL[0]) < 0.06 and -0.005 < rel[1] < reach
                     and -0.085 < rel[2] < 0.01)
 
     @staticmethod
@@ -238,7 +239,7 @@ class DoorHookExpert(ReactiveExpert):
             return "pull"
         rel = self.bar_in_palm(sim)
         closed = self.closed(sim)
-        if mode in ("curl", None) and self.in_grip(rel) and closed < CURLED:
+        if mode in ("curl", None) and self.in_grip(rel, 0.075) and closed < CURLED:
             return "curl"  # closing round the bar
         if self.at_hook(rel) and closed < 0.3:
             return "curl"
