@@ -81,6 +81,8 @@ def test_hinge_side_and_wall_vary_across_seeds():
         if has_wall:  # the wall stands beside the cabinet on the hinge side
             wall_y = s.model.geom_pos[s.model.geom("side_wall").id][1]
             assert np.sign(wall_y - lay.center_y) == -lay.hinge_sign
+        assert s.task.conditions() == {"hinge": "right" if lay.hinge_sign > 0 else "left",
+                                       "wall": "wall" if lay.wall else "no wall"}
         layouts[seed] = (lay.hinge_sign, lay.wall)
     assert {h for h, _ in layouts.values()} == {-1, 1}
     assert {w for _, w in layouts.values()} == {False, True}

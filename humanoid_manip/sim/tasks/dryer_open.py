@@ -56,6 +56,12 @@ def dryer_layout(c: DryerSceneConfig, rng: np.random.Generator) -> DryerLayout:
                        wall_y=wall_y, wall_front=uniform(rng, c.wall_front))
 
 
+def layout_conditions(lay: DryerLayout) -> dict[str, str]:
+    """The dryer's layout an evaluation breaks success down by: hinge side, wall."""
+    return {"hinge": "right" if lay.hinge_sign > 0 else "left",
+            "wall": "wall" if lay.wall else "no wall"}
+
+
 @register
 class DryerOpen(Task):
     """Open the dryer door at least 70 degrees; a magnetic latch holds it until pulled hard."""
@@ -97,6 +103,9 @@ class DryerOpen(Task):
     def debug(self, sim):
         return (f"door={np.rad2deg(self.angle(sim.model, sim.data)):.1f} "
                 f"latch={int(self.latch.engaged(sim.data))} peak={self.latch.peak_force:.1f}")
+
+    def conditions(self) -> dict[str, str]:
+        return layout_conditions(self.layout)
 
     def privileged_state(self, model, data) -> np.ndarray:
         """Door angle, its speed, latch engaged; handle, hinge and free edge (world); hinge side,
