@@ -255,8 +255,9 @@ class DoorHookExpert(ReactiveExpert):
         # An arm wound up against its limits (after a shove) cannot be steered to the door
         # by small palm steps: unwind it toward its parking spot, palm orientation free.
         turned, limits = self.turned(sim, a), self.at_limits(sim)
-        if turned > TANGLED_RAD or limits >= 3 or (mode == "unwind" and (
-                turned > 0.5 or limits >= 2)):
+        # Only while wound up: a hand merely turned, or caught behind the bar, backs off
+        # instead (the spring home would drag the bar, and the door, with it).
+        if turned > TANGLED_RAD or limits >= 3:
             return "unwind"
         if closed > 0.3 or (mode == "release" and closed > 0.1):
             return "release"  # curled on nothing: open first
