@@ -148,6 +148,7 @@ class DoorHookExpert(ReactiveExpert):
         self.grip_off = np.array([GRIP[0], self.sg * GRIP[1], GRIP[2]])  # bar from palm, door shut
         self.handle_geom = sim.model.geom("handle").id
         self.arm_idx = sim.robot.group_indices(f"{self.hand}_arm")
+        self.door_dof = sim.model.jnt_dofadr[sim.model.joint("door_hinge").id]
         success = np.deg2rad(self.task.config.success_angle_deg)
         self.enough = success + np.deg2rad(ENOUGH_DEG)
         self.open_to = success + np.deg2rad(OPEN_TO_DEG)
@@ -282,7 +283,7 @@ class DoorHookExpert(ReactiveExpert):
         quat = self.hook_pose(a)[1]
         if mode in ("pull", "hold"):
             hook = 1.0
-            target = min(a + PULL_LEAD, self.open_to) if mode == "pull" \
+            target = min(a + self.lead(sim, a), self.open_to) if mode == "pull" \
                 else float(np.clip(a, self.enough, self.open_to))
             goal, quat = self.hook_pose(target)
             step = PULL_STEP
@@ -318,8 +319,19 @@ class DoorHookExpert(ReactiveExpert):
             {hand: self.grip(sim, hand, "hook", hook),
              self.other: self.grip(sim, self.other, "hook", 0.0)})
 
+    def speed(self, sim) -> float:
+        """The door's opening speed (rad/s, negative while it swings shut)."""
+        return float(sim.data.qvel[self.door_dof])
+
+    def lead(self, sim, angle: float) -> float:
+        """How far ahead of the door the pull aims: less as the door speeds up and as it nears
+        `enough`, so the hand keeps the bar instead of flinging the door past its reach."""
+        fast = np.clip((PULL_FAST - self.speed(sim)) / (PULL_FAST - PULL_SLOW), 0.15, 1.0)
+        return float(min(PULL_LEAD * fast, max(self.enough + 0.05 - angle, 0.03)))
+
     def done(self, sim) -> bool:
-        return self.mode in ("hold", "idle") and self.angle(sim) >= self.enough
+        return self.mode in ("hold", "idle") and self.angle(sim) >= self.enough \
+            and self.speed(sim) > -0.2
 
     def info(self, sim) -> str:
         a = self.angle(sim)
@@ -333,6 +345,7 @@ HOOK_REL = np.array([GRIP[2], GRIP[1], -GRIP[0]])  # the same in the palm frame 
 HAND_TURN = 0.35  # the hand turns this fraction of the door's angle (the arm's reach is limited)
 PRE_BACK = 0.12  # the approach starts this far behind the hook pose, along the fingers
 PULL_LEAD = 0.2  # rad the pull's goal runs ahead of the door (how hard the latch is pulled)
+PULL_SLOW, PULL_FAST = 1.0, 2.5  # rad/s: the lead shrinks from full to 15 % between these
 PULL_STEP = 0.06  # m: the pulling palm's carrot (bigger than the default: the latch needs force)
 HOOKED_CLOSURE = 0.75  # measured hook closure from which a bar in the grip counts as hooked
 CURLED = 0.95  # a curl that reached this closure without holding the bar missed it
