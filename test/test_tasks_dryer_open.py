@@ -148,12 +148,13 @@ def test_a_door_left_partly_open_is_hooked_again_at_its_angle_and_opened(sim):
 
 
 def test_privileged_state_is_the_door_and_layout_a_camera_could_see(sim):
-    from humanoid_manip.sim.tasks.base import PRIVILEGED_SIZE
+    from humanoid_manip.sim.tasks.base import TASK_PRIVILEGED_SIZE
     sim.reset(3)
     _set_door(sim, 30.0)
-    v = sim.privileged_state()
+    v = sim.task.privileged_state(sim.model, sim.data)
+    np.testing.assert_array_equal(sim.privileged_state()[-v.size:], v)  # after the palms
     lay = sim.task.layout
-    assert v.shape == (18,) and v.shape[0] <= PRIVILEGED_SIZE and np.all(np.isfinite(v))
+    assert v.shape == (18,) and v.shape[0] <= TASK_PRIVILEGED_SIZE and np.all(np.isfinite(v))
     assert v[0] == pytest.approx(np.deg2rad(30.0)) and v[2] == 0.0  # angle; latch let go
     np.testing.assert_allclose(v[3:6], sim.data.site("handle").xpos)
     np.testing.assert_allclose(v[6:9], lay.hinge)
