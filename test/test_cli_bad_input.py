@@ -55,6 +55,7 @@ FREE_TEXT = {
     ("collect", "--address"),  # a Ray cluster's address: checked when Ray connects
     ("eval", "--address"),
     ("flywheel", "--address"),
+    ("expert", "--address"),
     ("ship", "--name"),  # a file name stem in --dest
 }
 
