@@ -368,6 +368,13 @@ class ZipBagOpen(Task):
     def progress(self, model, data) -> float:
         return 1.0 if self.success(model, data) else self.bag.seal.open_fraction(data)
 
+    def conditions(self) -> dict[str, str]:
+        """The bag's yaw (turned toward the left hand, straight, toward the right: the pinch
+        hand's reach differs) and how many dates weigh it down."""
+        yaw = self.params.yaw
+        turn = "left" if yaw > 0.02 else "right" if yaw < -0.02 else "straight"
+        return {"yaw": turn, "dates": str(self.params.n_dates)}
+
     def privileged_state(self, model, data) -> np.ndarray:
         """Both tabs' poses (position, x and z axes); every seal point of the top lip (the one
         the hand lifts) and three of the bottom one (its ends and middle); which seal points are
