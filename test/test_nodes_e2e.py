@@ -195,7 +195,7 @@ def test_sim_policy_and_monitor_close_the_loop_and_an_estop_stops_the_robot(robo
 
 def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(robot):
     """scripts/demo.sh's stack: the shipped policy, the monitor and the sim in lockstep open the
-    dryer on seed 1,000,015, and the robot's state 1 s in is, bit for bit, the one
+    dryer on seed 1,000,015, and the robot's state about 1 s in is, bit for bit, the one
     `humanoid-manip eval --delay-steps 1` computes in one process."""
     from humanoid_manip.loop import PolicyDriver, run_episode
     from humanoid_manip.policy import PolicyRuntime
@@ -217,9 +217,11 @@ def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(ro
     assert "lockstep timeouts 0" in ended, ended
     assert "Traceback" not in stack.output, stack.output[-4000:]
     assert rc == 0, stack.output[-4000:]
-    there = [m for m in obs.kept if abs(time_to_seconds(m.header.stamp) - CLOCK_START_S - at)
-             < 1e-6]
-    assert there, f"no joint state stamped {CLOCK_START_S + at} s"
+    # a reliable reader can still miss a state when the sim outruns it (the writer keeps only
+    # its last few): compare at the first state this observer holds from 1 s on
+    there = [m for m in obs.kept if time_to_seconds(m.header.stamp) - CLOCK_START_S >= at - 1e-6]
+    assert there, f"no joint state stamped at or after {CLOCK_START_S + at} s"
+    at = round(time_to_seconds(there[0].header.stamp) - CLOCK_START_S, 6)
 
     task = make_task("dryer_open")
     task = make_task("dryer_open", replace(task.config, time_limit_s=at))
