@@ -63,3 +63,30 @@ def test_eval_and_the_stack_use_it_by_default(capsys):
 def test_the_package_data_installs_it():
     setup = (ROOT / "setup.py").read_text()
     assert 'glob("policies/*.onnx")' in setup and "share/{PACKAGE}/policies" in setup
+
+
+def test_the_shipped_teacher_sees_the_state_and_is_evaluated_on_50_unseen_seeds(robot):
+    """policies/teacher.onnx (issue 13): a privileged-state file, which the stack refuses and
+    evaluation feeds, with its lineage and its 50-seed evaluation beside it."""
+    teacher = PolicyRuntime(POLICIES / "teacher.onnx", robot, provider="cpu")
+    c = teacher.contract
+    assert c.is_teacher and c.privileged_size == 96
+    assert c.lineage["source"]["train_config"]["model"]["observation"] == "privileged"
+    beside = json.loads((POLICIES / "teacher.lineage.json").read_text())
+    assert beside["checkpoint"]["id"] == c.lineage["id"]
+    report = json.loads((POLICIES / "teacher.eval.json").read_text())
+    assert report["checkpoint"] == c.lineage["id"]
+    trained = [t for t in c.task_names if training_seeds(c.lineage, t)]
+    assert trained and sorted(report["tasks"]) == sorted(trained)  # every task it learned
+    for task in trained:
+        ev = report["tasks"][task]
+        assert ev["seeds"] == list(range(1_000_000, 1_000_050))
+        assert not training_seeds(c.lineage, task) & set(ev["seeds"])
+        assert report["summary"][task]["success_rate"] == ev["success_rate"]
+
+
+def test_eval_runs_the_shipped_teacher_on_the_privileged_state(capsys):
+    assert main(["eval", "--policy", str(POLICIES / "teacher.onnx"), "--task", "pick_place",
+                 "--episodes", "1", "--time-limit", "0.1", "--videos", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["task"] == "pick_place" and len(report["episodes"]) == 1
