@@ -204,7 +204,7 @@ def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(ro
     from humanoid_manip.sim import CLOCK_START_S, Simulation, make_task
 
     seed, at = 1_000_015, 1.0
-    # About one run in ten of this file here, the sim once waited out its 2 s lockstep timeout
+    # Once in 12 runs of this file here, the sim waited out its 2 s lockstep timeout once
     # (a stall whose cause is not found yet; the episode still succeeds): such a run is not the
     # deterministic loop this test compares, so it runs the stack once more and says so.
     for attempt in (1, 2):
