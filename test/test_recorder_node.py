@@ -213,3 +213,56 @@ def test_log_time_of_stamped_messages_is_their_header_stamp():
     m.header.stamp.sec, m.header.stamp.nanosec = 12, 345
     assert stamp_ns(serialize_message(m)) == 12_000_000_345
     assert stamp_ns(b"\x00\x01") == 0
+
+
+def test_in_the_sims_loop_a_repeated_state_is_answered_again(ros, robot, tmp_path):
+    """record_sync: the sim repeats its reset state until the recorder says it recorded it; an
+    answer sent before the sim listened is lost, so a repeat must be answered again (without
+    that, an episode can wait at its reset forever: a teleop session hung so on busy CI)."""
+    from rclpy.qos import DurabilityPolicy
+    from std_msgs.msg import Header
+
+    from humanoid_manip.nodes.convert import seconds_to_time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "humanoid_manip.nodes.recorder_node", "--ros-args",
+         "-r", "__node:=rec_sync", "-p", f"out_dir:={tmp_path}", "-p", "auto_start:=true",
+         "-p", "record_sync:=true"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    episode = ros.create_publisher(String, "/episode/start", latched)
+    js = ros.create_publisher(JointState, "/joint_states", RELIABLE)
+    heard = []
+    try:
+        episode.publish(String(data=json.dumps({"episode": 0, "task": "pick_place", "seed": 1,
+                                                "start_time": 1.0})))
+        deadline = time.time() + 20
+        while js.get_subscription_count() == 0:
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.time() < deadline, "recorder never subscribed"
+            time.sleep(0.1)
+        time.sleep(0.5)  # the episode is open
+        state = JointState(name=list(robot.names), position=[0.0] * robot.n,
+                           velocity=[0.0] * robot.n, effort=[0.0] * robot.n)
+        state.header.stamp = seconds_to_time(1.0)
+        js.publish(state)
+        time.sleep(1.0)  # written and answered, to nobody yet
+        sub = ros.create_subscription(Header, "/rec_sync/recorded", heard.append,
+                                      QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))
+        deadline = time.time() + 20
+        while sub.get_publisher_count() == 0:
+            assert time.time() < deadline, "no ~/recorded publisher"
+            time.sleep(0.1)
+        time.sleep(0.3)
+        for _ in range(20):  # the sim repeats the state every 0.2 s
+            js.publish(state)
+            rclpy.spin_once(ros, timeout_sec=0.2)
+            if heard:
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        ros.destroy_publisher(episode)
+    assert heard, "the repeated reset state was not answered"
+    assert (heard[-1].stamp.sec, heard[-1].stamp.nanosec) == (1, 0)

@@ -45,23 +45,32 @@ def test_a_session_on_busy_cores_records_an_episode_that_validates(robot, tmp_pa
     out = tmp_path / "episodes"
     load = subprocess.Popen([sys.executable, "-c", LOAD], start_new_session=True)
     try:
-        session = subprocess.run(
+        # its own process group: a hung session is ended whole, none of its nodes outlives
+        # the test to publish into the next one
+        session = subprocess.Popen(
             [sys.executable, "-m", "humanoid_manip.cli", "teleop", "--device", "replay",
              str(stream), "--task", "pick_place", "--seed", "11", "--outcome", "failure",
              "--out", str(out), "--no-view"],
-            capture_output=True, text=True, timeout=300,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
             env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        try:
+            stdout, stderr = session.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(session.pid, signal.SIGKILL)
+            session.communicate()
+            logs = "".join(p.read_text()[-4000:] for p in (out / "logs").glob("*.log"))
+            pytest.fail(f"the session did not end in 300 s; the nodes' log ends:\n{logs}")
     finally:
         os.killpg(load.pid, signal.SIGKILL)
         load.wait()
-    text = session.stdout + session.stderr
+    text = stdout + stderr
     assert session.returncode == 0, text[-4000:]
     assert "Traceback" not in text, text[-4000:]
     # the nodes' logs went to a file; the terminal kept the session's own lines
     logs = list((out / "logs").glob("teleop_*.log"))
     assert len(logs) == 1 and "[sim_node            ] [INFO] task 'pick_place' seed 11" in \
         logs[0].read_text()
-    assert "[INFO]" not in session.stdout, session.stdout  # (the driver logs on stderr)
+    assert "[INFO]" not in stdout, stdout  # (the driver logs on stderr)
     report = validate(out)
     assert len(report.episodes) == 1, text[-4000:]
     found = [(f.severity, f.check, f.message) for f in report.findings]

@@ -82,6 +82,11 @@ def run(args) -> int:
         if args.outcome:
             driver += ["-p", f"outcome:={args.outcome}"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+
+    def on_term(_signum, _frame):
+        raise KeyboardInterrupt  # a SIGTERM ends the session as Ctrl-C does: the stack stops
+
+    signal.signal(signal.SIGTERM, on_term)
     stack = subprocess.Popen(up, env=env, stdin=subprocess.DEVNULL)
     rc = 0
     try:

@@ -131,6 +131,8 @@ class RecorderNode(Node):
             t = stamp_ns(data) if stamped else 0
             if t > 0:
                 if t == self._last_stamp.get(topic):
+                    if from_sim:  # the sim repeats a state it waits on: say so again, as the
+                        self._say_recorded(t)  # first answer may have gone before it listened
                     return  # a repeat of the message written last
                 self._last_stamp[topic] = t
             else:
