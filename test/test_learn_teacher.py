@@ -139,3 +139,37 @@ def test_a_student_learns_to_see_the_teachers_state_and_exports_without_it(robot
     path = export_checkpoint(result.checkpoint, tmp_path / "student.onnx", robot)
     runtime = PolicyRuntime(path, robot, provider="cpu", task="task_a")
     assert not runtime.is_teacher and runtime.contract.camera_names == robot.camera_names
+
+
+def test_the_train_command_trains_a_teacher_on_recorded_episodes(tmp_path, robot, capsys):
+    """`humanoid-manip train --config <a teacher's> --heldout`: no cameras recorded, the object
+    state read from the files, the held-out error in the checkpoint's lineage."""
+    import json
+
+    import yaml
+
+    from humanoid_manip.cli import main
+    from humanoid_manip.loop import EpisodeJob, run_jobs
+
+    def record(out, seeds):
+        jobs = [EpisodeJob("pick_place", s, "expert", out_dir=str(out), render=False,
+                           time_limit_s=0.3) for s in seeds]
+        assert all(r.ok for r in run_jobs(jobs, progress=False))
+
+    record(tmp_path / "data", [1, 2])
+    record(tmp_path / "heldout", [900_000])
+    cfg = tiny_train_config(model=replace(TEACHER, privileged_size=96), steps=3,
+                            log_every=1).to_dict()
+    cfg["model"]["channels"] = list(cfg["model"]["channels"])
+    (tmp_path / "teacher.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "data"), "--heldout", str(tmp_path / "heldout"),
+                 "--out", str(out), "--config", str(tmp_path / "teacher.yaml"),
+                 "--tasks", "pick_place", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] == 3 and (out / "policy.onnx").is_file()
+    _, data = load_policy(out / "checkpoint.pt")
+    m = data["manifest"]
+    assert len(m["parents"]) == 2 and len(m["offline_episodes"]) == 1
+    assert m["source"]["train_config"]["model"]["observation"] == "privileged"
+    assert np.isfinite(m["offline_error"]["policy"]["all"])

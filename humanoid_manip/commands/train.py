@@ -11,7 +11,8 @@ from humanoid_manip.commands._args import (
 )
 
 HELP = ("train a policy by behaviour cloning on a dataset folder (its cache is built or "
-        "updated) and export it; under torchrun, data-parallel on several GPUs")
+        "updated; a privileged-state teacher's config reads the files' object state instead) "
+        "and export it; under torchrun, data-parallel on several GPUs")
 
 
 def add_arguments(p) -> None:
@@ -26,6 +27,10 @@ def add_arguments(p) -> None:
     p.add_argument("--tasks", nargs="+", type=task_name,
                    help="task names the policy knows, in this order "
                    "(default: every registered task)")
+    p.add_argument("--heldout", type=existing_dir,
+                   help="folder of episodes never trained on: the offline action error on them "
+                        "(per joint group, beside the no-learning baselines) goes into the "
+                        "curve and the checkpoint's lineage")
     p.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint "
                    "exists in --out")
     p.add_argument("--no-export", action="store_true", help="do not write OUT/policy.onnx")
@@ -37,10 +42,12 @@ def run(args) -> int:
     from pathlib import Path
 
     from humanoid_manip.data.cache import build_cache
+    from humanoid_manip.data.validate import find_episodes
     from humanoid_manip.learn.config import load_train_config
     from humanoid_manip.learn.dataset import episodes_from_cache
     from humanoid_manip.learn.distributed import DataParallel
     from humanoid_manip.learn.export import export_checkpoint
+    from humanoid_manip.learn.flywheel import load_arrays
     from humanoid_manip.learn.train import train_policy
     from humanoid_manip.robot import load_robot
     from humanoid_manip.sim import task_names
@@ -49,8 +56,11 @@ def run(args) -> int:
     cfg = load_train_config(args.config, steps=args.steps, seed=args.seed)
     tasks = list(args.tasks) if args.tasks else list(task_names())
     parallel = DataParallel.from_env()
+    teacher = cfg.model.observation == "privileged"
     with parallel:
-        if parallel.rank == 0:  # one process builds the cache; the others wait and read it
+        if teacher:  # the object state is in every file, no pixels to cache: read them
+            episodes = load_arrays(find_episodes(args.dataset), tasks, robot, cfg)
+        elif parallel.rank == 0:  # one process builds the cache; the others wait and read it
             built = build_cache(args.dataset, args.cache, robot=robot,
                                 progress=not args.quiet, sample_hz=robot.rates.policy_hz)
             print(built.summary())
@@ -59,8 +69,11 @@ def run(args) -> int:
         else:
             parallel.barrier()
             cache = Path(args.cache) if args.cache else Path(args.dataset) / ".cache"
-        episodes, _ = episodes_from_cache(cache, tasks, robot.rates.policy_hz)
+        if not teacher:
+            episodes, _ = episodes_from_cache(cache, tasks, robot.rates.policy_hz)
+        val = load_arrays(find_episodes(args.heldout), tasks, robot, cfg) if args.heldout else ()
         result = train_policy(cfg, episodes, robot, tasks, args.out, resume=not args.no_resume,
+                              val_episodes=val,
                               progress=not args.quiet and parallel.rank == 0,
                               source_info={"dataset": str(Path(args.dataset).resolve())},
                               parallel=parallel)
