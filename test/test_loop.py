@@ -107,6 +107,30 @@ def test_dagger_executes_the_policy_and_records_a_fresh_experts_label(robot, tmp
     assert not np.allclose(ep.request[-1], p.request[-1], atol=1e-3)  # but it labelled
 
 
+def test_dagger_hands_a_stalled_episode_to_the_expert(robot, tmp_path):
+    """With stall_s, once progress has not risen for that long the labeler acts (and still
+    labels); before that the episode is the learner's alone, tick for tick."""
+    from humanoid_manip.policy import PolicyRuntime
+    from humanoid_manip.policy.demo import pd_policy
+
+    runtime = PolicyRuntime(pd_policy(robot, tasks=("pick_place",)).SerializeToString(), robot,
+                            provider="cpu", task="pick_place")
+    sim = _sim(robot, 0.8, render=True)  # (a pixel policy: the cameras render)
+    r = run_episode(sim, DaggerDriver(PolicyDriver(runtime), stall_s=0.3), _monitor(robot),
+                    EpisodeRecorder(tmp_path / "stall"), seed=3, until_success_s=0.3)
+    alone = run_episode(sim, PolicyDriver(runtime), _monitor(robot),
+                        EpisodeRecorder(tmp_path / "alone"), seed=3, until_success_s=0.3)
+    assert r.takeover_s == pytest.approx(0.31, abs=0.011) and alone.takeover_s is None
+    ep, p = read_episode(r.path, images=False), read_episode(alone.path, images=False)
+    assert ep.metadata["outcome"]["takeover_s"] == pytest.approx(r.takeover_s)
+    assert ep.metadata["source"]["stall_takeover_s"] == 0.3
+    before = ep.t < r.takeover_s - 1e-9
+    np.testing.assert_array_equal(ep.position[before], p.position[before])
+    assert not np.allclose(ep.position[-1], p.position[-1], atol=1e-3)  # the expert moved it
+    after = ep.command_t > r.takeover_s + 0.05
+    assert np.abs(ep.command[after] - p.command[-1]).max() > 1.0  # not the learner's torque
+
+
 class _Breaks(Driver):
     """Acts like the expert, then fails mid-episode."""
 

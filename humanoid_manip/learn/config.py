@@ -155,6 +155,9 @@ class FlywheelConfig:
     heldout_episodes: int = 0  # per task: expert episodes never trained on (offline error)
     render: bool = True  # cameras on (a pixel policy); a privileged-state teacher needs none
     dagger_episodes: int = 4  # each later round, per task: the policy acts, the expert labels
+    # > 0: in a DAgger episode whose progress has not risen for this long, the expert takes
+    # over and acts (still labelling): recoveries from the learner's own dead ends
+    dagger_stall_s: float = 0.0
     eval_episodes: int = 5  # per task and round, on seeds from learn.evaluate.EVAL_SEED
     train_steps: int = 1500  # per round
     train_budget_s: float = 0.0  # > 0: fewer steps if they would not fit this many seconds
@@ -170,8 +173,10 @@ class FlywheelConfig:
             raise ValueError("tasks must name at least one task")
         if self.rounds < 1 or self.expert_episodes < 1 or self.eval_episodes < 1:
             raise ValueError("rounds, expert_episodes and eval_episodes must be >= 1")
-        if self.dagger_episodes < 0 or self.train_steps < 1 or self.time_limit_s < 0:
-            raise ValueError("dagger_episodes >= 0, train_steps >= 1, time_limit_s >= 0")
+        if self.dagger_episodes < 0 or self.train_steps < 1 or self.time_limit_s < 0 or \
+                self.dagger_stall_s < 0:
+            raise ValueError("dagger_episodes >= 0, train_steps >= 1, time_limit_s >= 0, "
+                             "dagger_stall_s >= 0")
         if self.expert_noise < 0 or self.train_budget_s < 0 or self.delay_steps < 0:
             raise ValueError("expert_noise, train_budget_s and delay_steps must be >= 0")
         if any(x < 0 for x in self.expert_noise_levels) or self.heldout_episodes < 0:

@@ -109,27 +109,50 @@ class PolicyDriver(Driver):
 
 class DaggerDriver(Driver):
     """DAgger: `learner` acts, `labeler` (by default a fresh plain expert per episode) is ticked
-    at the same measured state every tick and only labels; its output is never executed."""
+    at the same measured state every tick and only labels; its output is never executed.
 
-    def __init__(self, learner: Driver, labeler: Driver | None = None):
+    With `stall_s`, once the task's progress has not risen for that long the labeler takes over
+    and acts for the rest of the episode: instead of seconds of the learner stuck (the same
+    label, ignored, over and over), the data shows the way out of the state it got stuck in.
+    """
+
+    PROGRESS_STEP = 0.01  # a rise in progress smaller than this is not progress
+
+    def __init__(self, learner: Driver, labeler: Driver | None = None,
+                 stall_s: float | None = None):
         self.learner = learner
         self.labeler = labeler if labeler is not None else ExpertDriver()
         self.rate_hz = learner.rate_hz
+        self.stall_s = stall_s
+        self.took_over_s: float | None = None
 
     def reset(self, sim: Simulation) -> None:
         self.learner.reset(sim)
         self.labeler.reset(sim)
+        self._best, self._since = sim.progress(), sim.time
+        self.took_over_s = None
 
     def act(self, sim: Simulation, obs: Observation) -> Action:
         label = self.labeler.act(sim, obs).recorded_label
+        if self.stall_s and self.took_over_s is None:
+            p = sim.progress()
+            if p > self._best + self.PROGRESS_STEP:
+                self._best, self._since = p, sim.time
+            elif sim.time - self._since > self.stall_s:
+                self.took_over_s = sim.time
+        if self.took_over_s is not None:
+            return Action(label, label=label)
         return Action(self.learner.act(sim, obs).torque, label=label)
 
     def source(self) -> dict[str, Any]:
         learner = self.learner.source()
-        return {**learner, "type": "dagger", "learner": learner,
-                "labeler": self.labeler.source(),
-                "label": "/policy/torque_request is the labeler's torque at the visited state; "
-                         "/effort_controller/commands is the learner's, through the monitor"}
+        out = {**learner, "type": "dagger", "learner": learner,
+               "labeler": self.labeler.source(),
+               "label": "/policy/torque_request is the labeler's torque at the visited state; "
+                        "/effort_controller/commands is the learner's, through the monitor"}
+        if self.stall_s:
+            out["stall_takeover_s"] = self.stall_s
+        return out
 
 
 class DartNoise(Driver):

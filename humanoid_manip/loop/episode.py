@@ -49,7 +49,7 @@ class EpisodeReport:
     path: str | None = None
     bytes: int = 0
     conditions: dict[str, str] = field(default_factory=dict)  # Task.conditions(): the layout
-    takeover_s: float | None = None  # when a takeover test's fresh expert took over
+    takeover_s: float | None = None  # when a fresh expert took over (takeover test; DAgger stall)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -168,6 +168,8 @@ def run_episode(sim, driver: Driver, monitor=None, recorder=None, *, seed: int,
                        "note": f"progress {progress:.2f} after {sim.time:.2f} s"}
             if monitor is not None:
                 outcome["safety"] = {"mode": monitor.mode.value, "counts": dict(monitor.counts)}
+            if report.takeover_s is not None:  # the expert acted from then on
+                outcome["takeover_s"] = round(report.takeover_s, 4)
             path = recorder.finish(outcome)
             report.path, report.bytes = str(path), path.stat().st_size
     except BaseException:

@@ -44,6 +44,7 @@ class EpisodeJob:
     # physics rate runs its PD every step, as `humanoid-manip expert` does)
     takeover_after: float | None = None  # takeover driver: when the perturbation starts (s)
     perturb: str = "add"  # takeover driver: noise on the expert's torque, or instead of it
+    stall_s: float | None = None  # dagger driver: the labeler acts once progress stalls so long
 
     def __post_init__(self):
         if self.driver not in DRIVERS:
@@ -122,7 +123,7 @@ def make_driver(job: EpisodeJob):
     else:
         driver = drivers.PolicyDriver(_runtime(job.policy, job.task), job.policy_id)
         if job.driver == "dagger":
-            driver = drivers.DaggerDriver(driver, drivers.ExpertDriver())
+            driver = drivers.DaggerDriver(driver, drivers.ExpertDriver(), job.stall_s)
     if job.torque_noise:
         driver = drivers.DartNoise(driver, job.torque_noise)
     return driver
