@@ -109,21 +109,26 @@ def test_dagger_executes_the_policy_and_records_a_fresh_experts_label(robot, tmp
 
 def test_dagger_hands_a_stalled_episode_to_the_expert(robot, tmp_path):
     """With stall_s, once progress has not risen for that long the labeler acts (and still
-    labels); before that the episode is the learner's alone, tick for tick."""
+    labels), or the episode ends; before that the episode is the learner's, tick for tick."""
     from humanoid_manip.policy import PolicyRuntime
     from humanoid_manip.policy.demo import pd_policy
 
     runtime = PolicyRuntime(pd_policy(robot, tasks=("pick_place",)).SerializeToString(), robot,
                             provider="cpu", task="pick_place")
     sim = _sim(robot, 0.8, render=True)  # (a pixel policy: the cameras render)
-    r = run_episode(sim, DaggerDriver(PolicyDriver(runtime), stall_s=0.3), _monitor(robot),
+    r = run_episode(sim, DaggerDriver(PolicyDriver(runtime), stall_s=0.3, on_stall="takeover"),
+                    _monitor(robot),
                     EpisodeRecorder(tmp_path / "stall"), seed=3, until_success_s=0.3)
+    ended = run_episode(sim, DaggerDriver(PolicyDriver(runtime), stall_s=0.1), None, None,
+                        seed=3, until_success_s=0.3)
     alone = run_episode(sim, PolicyDriver(runtime), _monitor(robot),
                         EpisodeRecorder(tmp_path / "alone"), seed=3, until_success_s=0.3)
     assert r.takeover_s == pytest.approx(0.31, abs=0.011) and alone.takeover_s is None
     ep, p = read_episode(r.path, images=False), read_episode(alone.path, images=False)
     assert ep.metadata["outcome"]["takeover_s"] == pytest.approx(r.takeover_s)
-    assert ep.metadata["source"]["stall_takeover_s"] == 0.3
+    assert ep.metadata["source"]["stall"] == {"seconds": 0.3, "then": "takeover"}
+    # on_stall "end" (the default): the episode ends there, after the loop's settling time
+    assert ended.takeover_s is None and ended.sim_time_s == pytest.approx(0.11 + 0.5, abs=0.015)
     before = ep.t < r.takeover_s - 1e-9
     np.testing.assert_array_equal(ep.position[before], p.position[before])
     assert not np.allclose(ep.position[-1], p.position[-1], atol=1e-3)  # the expert moved it

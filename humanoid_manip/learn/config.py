@@ -155,9 +155,11 @@ class FlywheelConfig:
     heldout_episodes: int = 0  # per task: expert episodes never trained on (offline error)
     render: bool = True  # cameras on (a pixel policy); a privileged-state teacher needs none
     dagger_episodes: int = 4  # each later round, per task: the policy acts, the expert labels
-    # > 0: in a DAgger episode whose progress has not risen for this long, the expert takes
-    # over and acts (still labelling): recoveries from the learner's own dead ends
+    # > 0: a DAgger episode whose progress has not risen for this long is over for the learner:
+    # dagger_on_stall "end" ends it (its dead ends no expert leaves teach nothing), "takeover"
+    # lets the expert act from there (recoveries from the learner's states, where there are any)
     dagger_stall_s: float = 0.0
+    dagger_on_stall: str = "end"
     eval_episodes: int = 5  # per task and round, on seeds from learn.evaluate.EVAL_SEED
     train_steps: int = 1500  # per round
     train_budget_s: float = 0.0  # > 0: fewer steps if they would not fit this many seconds
@@ -181,6 +183,9 @@ class FlywheelConfig:
             raise ValueError("expert_noise, train_budget_s and delay_steps must be >= 0")
         if any(x < 0 for x in self.expert_noise_levels) or self.heldout_episodes < 0:
             raise ValueError("expert_noise_levels and heldout_episodes must be >= 0")
+        if self.dagger_on_stall not in ("end", "takeover"):
+            raise ValueError(f"dagger_on_stall must be end or takeover, got "
+                             f"{self.dagger_on_stall!r}")
         if self.expert_driver not in ("teleop", "expert"):
             raise ValueError(f"expert_driver must be teleop or expert, got "
                              f"{self.expert_driver!r}")

@@ -67,6 +67,7 @@ def collect_jobs(cfg: FlywheelConfig, r: int, data_dir: Path, policy: str | None
                 jobs.append(EpisodeJob(task, s, "dagger", out_dir=str(data_dir), policy=policy,
                                        policy_id=policy_id, time_limit_s=limit,
                                        stall_s=cfg.dagger_stall_s or None,
+                                       on_stall=cfg.dagger_on_stall,
                                        delay_steps=cfg.delay_steps, render=cfg.render))
         if r == 0:
             for s in range(HELDOUT_SEED, HELDOUT_SEED + cfg.heldout_episodes):

@@ -111,38 +111,49 @@ class DaggerDriver(Driver):
     """DAgger: `learner` acts, `labeler` (by default a fresh plain expert per episode) is ticked
     at the same measured state every tick and only labels; its output is never executed.
 
-    With `stall_s`, once the task's progress has not risen for that long the labeler takes over
-    and acts for the rest of the episode: instead of seconds of the learner stuck (the same
-    label, ignored, over and over), the data shows the way out of the state it got stuck in.
+    With `stall_s`, an episode whose task progress has not risen for that long is over for the
+    learner: `on_stall="end"` ends it there (a bottle knocked over, a door shut against its
+    latch: dead ends no expert leaves, whose labels would only teach noise), "takeover" lets the
+    labeler act from there on (it still labels): the way out of a state the learner got stuck
+    in, where there is one.
     """
 
     PROGRESS_STEP = 0.01  # a rise in progress smaller than this is not progress
+    ON_STALL = ("end", "takeover")
 
     def __init__(self, learner: Driver, labeler: Driver | None = None,
-                 stall_s: float | None = None):
+                 stall_s: float | None = None, on_stall: str = "end"):
+        if on_stall not in self.ON_STALL:
+            raise LoopError(f"on_stall must be one of {self.ON_STALL}, got {on_stall!r}")
         self.learner = learner
         self.labeler = labeler if labeler is not None else ExpertDriver()
         self.rate_hz = learner.rate_hz
-        self.stall_s = stall_s
+        self.stall_s, self.on_stall = stall_s, on_stall
+        self.stalled_s: float | None = None
         self.took_over_s: float | None = None
 
     def reset(self, sim: Simulation) -> None:
         self.learner.reset(sim)
         self.labeler.reset(sim)
         self._best, self._since = sim.progress(), sim.time
-        self.took_over_s = None
+        self.stalled_s = self.took_over_s = None
 
     def act(self, sim: Simulation, obs: Observation) -> Action:
         label = self.labeler.act(sim, obs).recorded_label
-        if self.stall_s and self.took_over_s is None:
+        if self.stall_s and self.stalled_s is None:
             p = sim.progress()
             if p > self._best + self.PROGRESS_STEP:
                 self._best, self._since = p, sim.time
             elif sim.time - self._since > self.stall_s:
-                self.took_over_s = sim.time
+                self.stalled_s = sim.time
+                if self.on_stall == "takeover":
+                    self.took_over_s = sim.time
         if self.took_over_s is not None:
             return Action(label, label=label)
         return Action(self.learner.act(sim, obs).torque, label=label)
+
+    def done(self, sim: Simulation) -> bool:
+        return self.on_stall == "end" and self.stalled_s is not None
 
     def source(self) -> dict[str, Any]:
         learner = self.learner.source()
@@ -151,7 +162,7 @@ class DaggerDriver(Driver):
                "label": "/policy/torque_request is the labeler's torque at the visited state; "
                         "/effort_controller/commands is the learner's, through the monitor"}
         if self.stall_s:
-            out["stall_takeover_s"] = self.stall_s
+            out["stall"] = {"seconds": self.stall_s, "then": self.on_stall}
         return out
 
 

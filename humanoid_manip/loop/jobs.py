@@ -44,7 +44,8 @@ class EpisodeJob:
     # physics rate runs its PD every step, as `humanoid-manip expert` does)
     takeover_after: float | None = None  # takeover driver: when the perturbation starts (s)
     perturb: str = "add"  # takeover driver: noise on the expert's torque, or instead of it
-    stall_s: float | None = None  # dagger driver: the labeler acts once progress stalls so long
+    stall_s: float | None = None  # dagger driver: progress stalled so long ends the learner's turn
+    on_stall: str = "end"  # dagger driver: then the episode ends, or the labeler takes over
 
     def __post_init__(self):
         if self.driver not in DRIVERS:
@@ -123,7 +124,8 @@ def make_driver(job: EpisodeJob):
     else:
         driver = drivers.PolicyDriver(_runtime(job.policy, job.task), job.policy_id)
         if job.driver == "dagger":
-            driver = drivers.DaggerDriver(driver, drivers.ExpertDriver(), job.stall_s)
+            driver = drivers.DaggerDriver(driver, drivers.ExpertDriver(), job.stall_s,
+                                          job.on_stall)
     if job.torque_noise:
         driver = drivers.DartNoise(driver, job.torque_noise)
     return driver
