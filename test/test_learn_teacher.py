@@ -84,6 +84,26 @@ def test_the_stack_refuses_a_teacher(trained, robot, tmp_path):
         PolicyRuntime.from_config(cfg, robot)
 
 
+def test_one_checkpoint_exports_with_and_without_ensembling(trained, robot, tmp_path):
+    """export --ensemble off: the newest chunk's first target, a state without the blend; the
+    first tick (nothing to blend yet) agrees with the blended file, later ticks do not."""
+    result, _ = trained
+    blended = export_checkpoint(result.checkpoint, tmp_path / "on.onnx", robot)
+    newest = export_checkpoint(result.checkpoint, tmp_path / "off.onnx", robot, ensemble=False)
+    runs = {}
+    for name, path in (("on", blended), ("off", newest)):
+        runtime = PolicyRuntime(path, robot, provider="cpu", task="task_a")
+        runs[name] = [runtime.step(None, robot.home + 0.01 * k, np.zeros(robot.n),
+                                   np.full(PRIVILEGED, 0.1 * k)) for k in range(4)]
+    off = PolicyRuntime(newest, robot, provider="cpu").contract
+    assert off.state_size == TEACHER.memory
+    assert off.lineage["execution"] == {"chunk": 3, "ensemble": False, "ensemble_m": 0.1}
+    np.testing.assert_allclose(runs["on"][0], runs["off"][0], atol=1e-5)
+    assert np.abs(runs["on"][3] - runs["off"][3]).max() > 1e-4
+    with pytest.raises(ValueError, match="not a way to run a chunk"):
+        export_checkpoint(result.checkpoint, tmp_path / "bad.onnx", robot, chunk=1)
+
+
 def test_the_offline_error_scores_what_the_graph_executes(trained, episodes):
     """metrics.episode_torques (one pass, ensembling replayed) equals stepping the network."""
     from humanoid_manip.learn.metrics import episode_torques

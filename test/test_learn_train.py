@@ -118,6 +118,42 @@ def test_resuming_after_a_kill_gives_the_uninterrupted_result(robot, episodes, t
             progress=False)
 
 
+def test_a_weight_average_is_what_the_checkpoint_holds_and_resumes_exactly(robot, episodes,
+                                                                           tmp_path):
+    """cfg.ema: training runs on the raw weights as without it; the checkpoint (what load_policy
+    and export read) holds their running average; a killed run resumes both exactly."""
+    plain_cfg = tiny_config(steps=6, checkpoint_every=2, log_every=1)
+    cfg = plain_cfg.with_overrides(ema=0.5)
+    io = PolicyIO.for_robot(robot, TASKS)
+    stats = compute_stats(episodes)
+    sampler = WindowSampler(episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed)
+
+    def run(c, out, source):
+        model = build_model(c.model, io, stats, robot.effort_limit, c.seed)
+        return fit(model, source, c, out, io, {"id": "test"}, progress=False)
+
+    plain = run(plain_cfg, tmp_path / "plain", sampler)
+    averaged = run(cfg, tmp_path / "ema", sampler)
+    data = torch.load(averaged.checkpoint, weights_only=True)
+    raw, held = data["train_state"], data["model_state"]
+    for name, value in plain.model.state_dict().items():
+        assert torch.equal(value, raw[name]), name  # the average does not steer training
+    moved = [n for n, v in held.items() if v.is_floating_point() and not torch.equal(v, raw[n])]
+    assert len(moved) > len(held) // 4, moved
+    loaded, _ = load_policy(averaged.checkpoint)
+    for name, value in loaded.state_dict().items():
+        assert torch.equal(value, held[name]), name
+        assert torch.equal(value, averaged.model.state_dict()[name]), name
+
+    with pytest.raises(Interrupted):
+        run(cfg, tmp_path / "killed", StopsAt(sampler, 3))
+    resumed = run(cfg, tmp_path / "killed", sampler)
+    again = torch.load(resumed.checkpoint, weights_only=True)
+    for key in ("model_state", "train_state"):
+        for name, value in data[key].items():
+            assert torch.equal(value, again[key][name]), (key, name)
+
+
 def test_the_command_trains_on_a_dataset_folder_and_exports(tmp_path, robot, capsys):
     """Episode files -> cache -> training -> policy.onnx, by `humanoid-manip train`."""
     import yaml
@@ -139,3 +175,18 @@ def test_the_command_trains_on_a_dataset_folder_and_exports(tmp_path, robot, cap
     _, data_ckpt = load_policy(out / "checkpoint.pt")
     assert len(data_ckpt["manifest"]["parents"]) == 2
     assert main(["export", str(out / "checkpoint.pt"), str(tmp_path / "p.onnx")]) == 0
+
+    # a training run ships as a release once it is evaluated (its evaluation by --merge)
+    rel = tmp_path / "release"
+    assert main(["ship", str(out), "--dest", str(rel), "--name", "p"]) == 2
+    assert "--merge" in capsys.readouterr().err
+    assert main(["eval", "--policy", str(out / "policy.onnx"), "--task", "pick_place",
+                 "--episodes", "2", "--time-limit", "0.1", "--videos", "0", "--workers", "1",
+                 "--out", str(tmp_path / "e")]) == 0
+    assert main(["ship", str(out), "--dest", str(rel), "--name", "p", "--merge",
+                 str(tmp_path / "e" / "eval_pick_place.json")]) == 0
+    shipped = json.loads((rel / "p.eval.json").read_text())
+    assert shipped["checkpoint"] == data_ckpt["manifest"]["id"]
+    assert shipped["tasks"]["pick_place"]["seeds"] == [1_000_000, 1_000_001]
+    lineage = json.loads((rel / "p.lineage.json").read_text())
+    assert lineage["pipeline"]["command"] == "humanoid-manip train" and lineage["round"] is None

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from humanoid_manip.commands._args import existing_dir, existing_file, non_negative_int, output_dir
 
-HELP = ("copy a flywheel round's policy file into a release folder with its lineage and "
-        "evaluation (NAME.onnx, NAME.lineage.json, NAME.eval.json)")
+HELP = ("copy a flywheel round's (or a training run's) policy file into a release folder "
+        "with its lineage and evaluation (NAME.onnx, NAME.lineage.json, NAME.eval.json)")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run", type=existing_dir, help="a `humanoid-manip flywheel --out` folder")
+    p.add_argument("run", type=existing_dir,
+                   help="a `humanoid-manip flywheel --out` folder, or a `humanoid-manip train "
+                        "--out` folder (its evaluations then come from --merge)")
     p.add_argument("--dest", required=True, type=output_dir,
                    help="release folder (e.g. policies/)")
     p.add_argument("--round", type=non_negative_int,

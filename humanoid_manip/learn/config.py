@@ -101,6 +101,10 @@ class TrainConfig:
     checkpoint_every: int = 500
     threads: int = 0
     device: str = "cpu"  # cpu, cuda, or auto (cuda when torch sees a GPU)
+    # > 0: the checkpoint (what is exported, scored and evaluated) holds an exponential moving
+    # average of the weights with this decay per step, not the last step's weights, which
+    # wander with the last batches; training itself goes on with the raw weights.
+    ema: float = 0.0
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -114,6 +118,8 @@ class TrainConfig:
             raise ValueError(f"device must be cpu, cuda or auto, got {self.device!r}")
         if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1 or self.grad_clip <= 0:
             raise ValueError("lr and grad_clip must be > 0 and min_lr_ratio in [0, 1]")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1) (0: off), got {self.ema}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -131,12 +131,18 @@ def parity(model: PolicyNet, path: str | os.PathLike, batch: int = 4, ticks: int
 
 
 def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike, robot=None,
-                      check: bool = True) -> Path:
-    """Checkpoint -> ONNX with its lineage; checks the contract, the robot fit and parity."""
-    model, data = load_policy(checkpoint)
+                      check: bool = True, **execution) -> Path:
+    """Checkpoint -> ONNX with its lineage; checks the contract, the robot fit and parity.
+
+    `execution` (`ensemble`, `ensemble_m`): run a chunked head otherwise than it was trained
+    to be run; the lineage says so under "execution"."""
+    model, data = load_policy(checkpoint, **execution)
     io = PolicyIO.from_dict(data["io"])
     lineage = dict(data["manifest"])
     lineage["checkpoint_step"] = int(data["step"])
+    if execution:
+        lineage["execution"] = {k: getattr(model.cfg, k) for k in ("chunk", "ensemble",
+                                                                   "ensemble_m")}
     p = export_onnx(model, path, io, lineage)
     if check:
         contract = PolicyContract.from_session(session(p), str(p))

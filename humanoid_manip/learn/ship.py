@@ -5,7 +5,8 @@ of the flywheel run folder RUN as NAME.onnx and writes beside it NAME.lineage.js
 checkpoint's manifest, every round's training figures, the flywheel's settings) and
 NAME.eval.json (every evaluation episode of that round, per task, with the evaluation
 manifests). Evaluations run elsewhere on the same file (`humanoid-manip eval --out`) can be
-merged in by seed.
+merged in by seed. RUN may also be a training run (`humanoid-manip train --out`: its
+`policy.onnx` beside `checkpoint.pt`), whose evaluations all come from `--merge`.
 """
 from __future__ import annotations
 
@@ -21,12 +22,20 @@ class ShipError(HumanoidManipError):
     """A run folder that holds no finished round, or a release that would overwrite files."""
 
 
-def _round(run: Path, round_no: int | None) -> tuple[int, dict]:
+def _round(run: Path, round_no: int | None) -> tuple[int | None, dict]:
+    """(round, its round.json) of a flywheel run; (None, {"policy": …}) for a training run."""
     from humanoid_manip.learn.flywheel import ROUND_JSON
+    from humanoid_manip.learn.train import CHECKPOINT_NAME
 
     done = sorted(int(p.parent.name[5:]) for p in run.glob(f"round*/{ROUND_JSON}"))
+    if not done and (run / CHECKPOINT_NAME).is_file() and (run / "policy.onnx").is_file():
+        if round_no is not None:
+            raise ShipError(f"{run} is a training run, not a flywheel run: it has no rounds")
+        return None, {"policy": str(run / "policy.onnx")}
     if not done:
-        raise ShipError(f"{run} holds no finished flywheel round (round<N>/{ROUND_JSON})")
+        raise ShipError(f"{run} holds neither a finished flywheel round "
+                        f"(round<N>/{ROUND_JSON}) nor a trained policy (policy.onnx beside "
+                        f"checkpoint.pt)")
     r = done[-1] if round_no is None else round_no
     if r not in done:
         raise ShipError(f"round {r} of {run} is not finished; finished rounds: {done}")
@@ -47,6 +56,10 @@ def write_release(run: str | os.PathLike, dest: str | os.PathLike, round_no: int
     robot = robot or load_robot()
     run, dest = Path(run), Path(dest)
     r, summary = _round(run, round_no)
+    if r is None and not more:
+        raise ShipError(f"{run} is a training run: give its evaluation with --merge "
+                        f"(`humanoid-manip eval --policy {run}/policy.onnx --out E` writes "
+                        f"E/eval_TASK.json)")
     outputs = {k: dest / f"{name}.{k}" for k in ("onnx", "lineage.json", "eval.json")}
     there = [str(p) for p in outputs.values() if p.exists()]
     if there and not force:
@@ -57,8 +70,9 @@ def write_release(run: str | os.PathLike, dest: str | os.PathLike, round_no: int
         shutil.copy(policy, outputs["onnx"])
     lineage = policy_lineage(outputs["onnx"], robot)
     evals = {}
-    reports = {p.stem[5:]: json.loads(p.read_text())
-               for p in sorted((run / f"round{r}" / "eval").glob("eval_*.json"))}
+    reports = {} if r is None else {
+        p.stem[5:]: json.loads(p.read_text())
+        for p in sorted((run / f"round{r}" / "eval").glob("eval_*.json"))}
     for extra in more or []:
         reports.setdefault(extra["task"], {"episodes": [], "lineage": {}})
     for task, report in sorted(reports.items()):
@@ -89,8 +103,11 @@ def write_release(run: str | os.PathLike, dest: str | os.PathLike, round_no: int
         "policy": outputs["onnx"].name, "bytes": outputs["onnx"].stat().st_size,
         "checkpoint": lineage, "round": r,
         "rounds": [{k: v for k, v in x.items() if k != "files"} for x in rounds],
-        "pipeline": {"command": "humanoid-manip flywheel", "config": flywheel.get("config"),
-                     "workers": flywheel.get("workers"), "run": str(run.resolve())},
+        "pipeline": ({"command": "humanoid-manip flywheel", "config": flywheel.get("config"),
+                      "workers": flywheel.get("workers"), "run": str(run.resolve())}
+                     if r is not None else
+                     {"command": "humanoid-manip train", "run": str(run.resolve()),
+                      "train_config": lineage.get("source", {}).get("train_config")}),
         "evaluation": table}, indent=1) + "\n")
     return {"policy": outputs["onnx"], "eval": outputs["eval.json"],
             "lineage": outputs["lineage.json"]}

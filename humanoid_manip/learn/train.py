@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -259,8 +259,12 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
 
 
 def save_checkpoint(path: Path, model: PolicyNet, optimizer, step: int, cfg: TrainConfig,
-                    io: PolicyIO, history: list[dict], manifest: dict) -> Path:
-    """Write atomically (a temporary file, then rename): a kill never leaves half a file."""
+                    io: PolicyIO, history: list[dict], manifest: dict,
+                    train_state: dict | None = None) -> Path:
+    """Write atomically (a temporary file, then rename): a kill never leaves half a file.
+
+    `model` is the network the checkpoint stands for (with cfg.ema, the average);
+    `train_state`: the raw weights training resumes from, when they differ."""
     data = {
         "format": CHECKPOINT_FORMAT,
         "step": step,
@@ -273,6 +277,8 @@ def save_checkpoint(path: Path, model: PolicyNet, optimizer, step: int, cfg: Tra
         "rng": {"torch": torch.get_rng_state(), "scheme": "per-step (seed, step)"},
         "manifest": manifest,
     }
+    if train_state is not None:
+        data["train_state"] = train_state
     tmp = path.with_suffix(".tmp")
     torch.save(data, tmp)
     os.replace(tmp, path)
@@ -292,12 +298,19 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def load_policy(path: str | os.PathLike) -> tuple[PolicyNet, dict[str, Any]]:
-    """The trained network of a checkpoint (eval mode) and the checkpoint's contents."""
+def load_policy(path: str | os.PathLike, **execution) -> tuple[PolicyNet, dict[str, Any]]:
+    """The trained network of a checkpoint (eval mode) and the checkpoint's contents.
+
+    `execution`: how a chunked head runs its chunks (`ensemble`, `ensemble_m`), which training
+    never sees (chunks are trained raw), so one checkpoint can be run both ways."""
     data = read_checkpoint(path)
     from humanoid_manip.config import from_dict
 
     mcfg = from_dict(ModelConfig, data["model_config"], f"{path}: model_config")
+    if set(execution) - {"ensemble", "ensemble_m"}:
+        raise ValueError(f"not a way to run a chunk: {sorted(execution)}")
+    if execution:
+        mcfg = replace(mcfg, **execution)  # checked again by its __post_init__
     io = PolicyIO.from_dict(data["io"])
     model = PolicyNet(mcfg, len(io.joint_names), len(io.camera_names), io.image_hw,
                       len(io.task_names))
@@ -309,6 +322,7 @@ def load_policy(path: str | os.PathLike) -> tuple[PolicyNet, dict[str, Any]]:
 
 
 def _config_clash(saved: dict, now: dict) -> list[str]:
+    saved = {**{k: v for k, v in TrainConfig().to_dict().items() if k not in saved}, **saved}
     keys = sorted(k for k in set(saved) | set(now) if k != "steps" and saved.get(k) != now.get(k))
     return [f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in keys]
 
@@ -339,7 +353,7 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
         torch.set_num_threads(cfg.threads)
     model.to(resolve_device(cfg.device))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, history = 0, []
+    step, history, averaged = 0, [], None
     if resume and ckpt_path.is_file():
         data = read_checkpoint(ckpt_path)
         clash = _config_clash(data["train_config"], cfg.to_dict())
@@ -347,11 +361,14 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
             raise TrainingError(f"{ckpt_path} was trained with other settings "
                                 f"({'; '.join(clash)}); use another output folder, or "
                                 f"resume=False to start over")
-        model.load_state_dict(data["model_state"])
+        model.load_state_dict(data.get("train_state", data["model_state"]))
         optimizer.load_state_dict(data["optimizer_state"])
         step, history, manifest = int(data["step"]), list(data["history"]), data["manifest"]
         torch.set_rng_state(data["rng"]["torch"])
+        averaged = data["model_state"]
     par.same_weights(model)
+    average = WeightAverage(model, cfg.ema, averaged) if cfg.ema else None
+    shown = average.model if average else model  # what is scored, saved and returned
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress,
                dynamic_ncols=True)
@@ -384,6 +401,8 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             step += 1
+            if average:
+                average.update(model, step)
             window_loss.append(loss.item())
             window_ticks += batch.size * par.world
             bar.update(1)
@@ -392,24 +411,50 @@ def fit(model: PolicyNet, source, cfg: TrainConfig, out_dir: str | os.PathLike, 
                 point = {"step": step, "loss": float(np.mean(window_loss)),
                          "lr": lr_at(cfg, step - 1), "samples_per_s": window_ticks / dt}
                 if val_batches:
-                    point["val_loss"] = validation_loss(model, val_batches)
+                    point["val_loss"] = validation_loss(shown, val_batches)
                 history.append(point)
                 bar.set_postfix(loss=f"{point['loss']:.4f}")
                 window_loss, window_ticks, t_window = [], 0, time.perf_counter()
             if (step % cfg.checkpoint_every == 0 or step == cfg.steps) and par.rank == 0:
                 if offline is not None and history and history[-1]["step"] == step:
-                    model.eval()
-                    history[-1]["offline_error"] = offline(model)
+                    shown.eval()
+                    history[-1]["offline_error"] = offline(shown)
                     model.train()
-                save_checkpoint(ckpt_path, model, optimizer, step, cfg, io, history, manifest)
+                save_checkpoint(ckpt_path, shown, optimizer, step, cfg, io, history, manifest,
+                                model.state_dict() if average else None)
     finally:
         bar.close()
     if not ckpt_path.is_file() and par.rank == 0:  # resumed at the end already
-        save_checkpoint(ckpt_path, model, optimizer, step, cfg, io, history, manifest)
+        save_checkpoint(ckpt_path, shown, optimizer, step, cfg, io, history, manifest,
+                        model.state_dict() if average else None)
     par.barrier()  # the checkpoint is on disk for every process
     model.cpu().eval()
+    shown.cpu().eval()
     curve = write_curve(out, history) if par.rank == 0 else None
-    return TrainResult(model, ckpt_path, history, curve, manifest)
+    return TrainResult(shown, ckpt_path, history, curve, manifest)
+
+
+class WeightAverage:
+    """An exponential moving average of a network's weights (cfg.ema), a copy beside it; the
+    decay ramps up over the first steps ((1 + step) / (10 + step)) so the start is forgotten."""
+
+    def __init__(self, model: PolicyNet, decay: float, state: dict | None = None):
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        if state is not None:
+            self.model.load_state_dict(state)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: PolicyNet, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for mine, theirs in zip(self.model.parameters(), model.parameters()):
+            mine.lerp_(theirs, 1.0 - d)
+        for mine, theirs in zip(self.model.buffers(), model.buffers()):
+            mine.copy_(theirs)
 
 
 @torch.no_grad()
