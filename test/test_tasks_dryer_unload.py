@@ -47,6 +47,30 @@ def test_episode_starts_with_the_door_open_and_clothes_in_the_drum(sim):
     assert not sim.success() and sim.progress() < 0.05
 
 
+def test_privileged_state_follows_each_piece_into_the_basket(sim):
+    """The teacher's view: a fixed-length vector, a slot per piece (empty slots zero), whose
+    centre and basket share move with the cloth."""
+    from humanoid_manip.sim.tasks.base import TASK_PRIVILEGED_SIZE
+    from humanoid_manip.sim.tasks.dryer_unload import MAX_PIECES
+
+    sim.reset(1)
+    t = sim.task
+    n = len(t.pieces)
+    v = t.privileged_state(sim.model, sim.data)
+    assert v.shape == (MAX_PIECES * 8 + 9,) and v.size <= TASK_PRIVILEGED_SIZE
+    np.testing.assert_array_equal(sim.privileged_state()[-v.size:], v)  # after the palms
+    slots = v[:MAX_PIECES * 8].reshape(MAX_PIECES, 8)
+    assert np.all(slots[:n, 0] == 1.0) and np.all(slots[n:] == 0.0)
+    np.testing.assert_allclose(slots[0, 1:4], t.vertices(sim.model, sim.data, 0).mean(0))
+    assert np.all(slots[:n, 4] > t.layout.front_x) and np.all(slots[:n, 7] == 0.0)  # in the drum
+    np.testing.assert_allclose(v[-2], door_angle(sim.model, sim.data))
+    inside = np.array([*t.basket_center, t.basket_floor + 0.01])
+    _put_all(sim, lambda k: inside + [0, 0, 0.01 * k])
+    moved = t.privileged_state(sim.model, sim.data)[:MAX_PIECES * 8].reshape(MAX_PIECES, 8)
+    np.testing.assert_allclose(moved[:n, 1:3], np.tile(t.basket_center, (n, 1)), atol=1e-6)
+    assert np.all(moved[:n, 7] == 1.0)
+
+
 def test_cloth_in_the_basket_counts_and_on_its_rim_does_not(sim):
     sim.reset(1)
     t = sim.task

@@ -7,6 +7,7 @@ import mujoco
 import numpy as np
 
 from humanoid_manip.control import WristIK, WristTarget
+from humanoid_manip.errors import ConfigError
 from humanoid_manip.robot.mujoco_model import ROBOT_BITS, WORLD_BIT
 from humanoid_manip.sim.tasks._dryer import build_dryer
 from humanoid_manip.sim.tasks._script import Phase, ScriptedExpert, slerp, smoothstep
@@ -19,6 +20,7 @@ BASKET_INNER = (0.22, 0.34)  # inside length along x and y (m)
 BASKET_DEPTH = 0.14
 BASKET_WALL = 0.02  # thick, so that no cloth vertex slips through
 BASKET_BOTTOM = 0.03  # thick, so that no cloth vertex tunnels through it
+MAX_PIECES = 4  # slots in the privileged state (config/tasks.yaml pieces may not exceed it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +90,9 @@ class DryerUnload(Task):
         basket.add_geom(name="basket_stand", type=box, pos=[0.03, 0, -BASKET_BOTTOM - stand_h],
                         size=[0.06, 0.1, stand_h], rgba=[0.3, 0.3, 0.3, 1])
         # The clothes, lying in the front of the drum.
+        if not 1 <= c.pieces[0] <= c.pieces[1] <= MAX_PIECES:
+            raise ConfigError(f"dryer_unload pieces {list(c.pieces)} must be 1 <= min <= max <= "
+                             f"{MAX_PIECES} (the privileged state's slots)")
         n = int(rng.integers(c.pieces[0], c.pieces[1] + 1))
         self.pieces = [f"cloth{i}" for i in range(n)]
         for i, name in enumerate(self.pieces):
@@ -143,6 +148,21 @@ class DryerUnload(Task):
             out_of_drum = float(np.mean(v[:, 0] < self.layout.front_x))
             total += 0.4 * out_of_drum + 0.5 * float(np.mean(inside))
         return total / len(self.pieces)
+
+    def privileged_state(self, model, data) -> np.ndarray:
+        """Per piece (MAX_PIECES slots, empty ones zero): there, its centre, its vertex nearest
+        the opening, the share of it inside the basket; then the basket (centre, rim, floor),
+        the drum's opening (front, centre, lip), the door's angle and the hinge side."""
+        slots = np.zeros((MAX_PIECES, 8))
+        for k in range(len(self.pieces)):
+            v = self.vertices(model, data, k)
+            slots[k] = [1.0, *v.mean(0), *v[np.argmin(v[:, 0])],
+                        float(np.mean(self.inside_basket(v)))]
+        lay = self.layout
+        door = data.qpos[model.jnt_qposadr[model.joint("door_hinge").id]]
+        return np.concatenate([slots.ravel(), self.basket_center,
+                               [self.basket_rim, self.basket_floor, lay.front_x, lay.center_y,
+                                self.lip_z, door, lay.hinge_sign]])
 
     def expert(self, sim) -> Expert:
         return ScriptedExpert(sim, self._plan)
