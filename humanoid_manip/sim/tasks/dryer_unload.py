@@ -9,7 +9,7 @@ import numpy as np
 from humanoid_manip.control import WristIK, WristTarget
 from humanoid_manip.errors import ConfigError
 from humanoid_manip.robot.mujoco_model import ROBOT_BITS, WORLD_BIT
-from humanoid_manip.sim.tasks._dryer import build_dryer
+from humanoid_manip.sim.tasks._dryer import build_dryer, door_angle
 from humanoid_manip.sim.tasks._script import Phase, ScriptedExpert, slerp, smoothstep
 from humanoid_manip.sim.tasks.base import Expert, Range, Task, register, uniform
 from humanoid_manip.sim.tasks.dryer_open import DryerSceneConfig, dryer_layout
@@ -91,8 +91,8 @@ class DryerUnload(Task):
                         size=[0.06, 0.1, stand_h], rgba=[0.3, 0.3, 0.3, 1])
         # The clothes, lying in the front of the drum.
         if not 1 <= c.pieces[0] <= c.pieces[1] <= MAX_PIECES:
-            raise ConfigError(f"dryer_unload pieces {list(c.pieces)} must be 1 <= min <= max <= "
-                             f"{MAX_PIECES} (the privileged state's slots)")
+            raise ConfigError(f"dryer_unload pieces {list(c.pieces)} must be 1 <= min <= max "
+                              f"<= {MAX_PIECES} (the privileged state's slots)")
         n = int(rng.integers(c.pieces[0], c.pieces[1] + 1))
         self.pieces = [f"cloth{i}" for i in range(n)]
         for i, name in enumerate(self.pieces):
@@ -159,10 +159,9 @@ class DryerUnload(Task):
             slots[k] = [1.0, *v.mean(0), *v[np.argmin(v[:, 0])],
                         float(np.mean(self.inside_basket(v)))]
         lay = self.layout
-        door = data.qpos[model.jnt_qposadr[model.joint("door_hinge").id]]
         return np.concatenate([slots.ravel(), self.basket_center,
                                [self.basket_rim, self.basket_floor, lay.front_x, lay.center_y,
-                                self.lip_z, door, lay.hinge_sign]])
+                                self.lip_z, door_angle(model, data), lay.hinge_sign]])
 
     def expert(self, sim) -> Expert:
         return ScriptedExpert(sim, self._plan)
