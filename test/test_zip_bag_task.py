@@ -115,7 +115,7 @@ def test_privileged_state_sees_the_tabs_the_lips_and_the_seal(sim):
     sim.reset(7)
     task, d = sim.task, sim.data
     state = task.privileged_state(sim.model, d)
-    assert state.shape == (63,) and state.size <= TASK_PRIVILEGED_SIZE
+    assert state.shape == (72,) and state.size <= TASK_PRIVILEGED_SIZE
     assert np.all(np.isfinite(state))
     np.testing.assert_allclose(state[:3], d.xpos[task.bag.tab_body["top"]])
     np.testing.assert_allclose(state[9:12], d.xpos[task.bag.tab_body["bottom"]])
@@ -126,13 +126,29 @@ def test_privileged_state_sees_the_tabs_the_lips_and_the_seal(sim):
     mask = slice(27 + 3 * n, 27 + 4 * n)
     assert not state[mask].any() and state[mask.stop] == 0.0
     p = task.params
-    np.testing.assert_allclose(state[-6:], [p.x, p.y, p.yaw, p.width, p.depth, p.table_z])
+    np.testing.assert_allclose(state[-15:-9], [p.x, p.y, p.yaw, p.width, p.depth, p.table_z])
     _open_points(sim, [2, 3], 0.03)
     state = task.privileged_state(sim.model, d)
     np.testing.assert_array_equal(state[mask], [k in (2, 3) for k in range(n)])
     assert state[mask.stop] == pytest.approx(task.open_fraction(d))
     width = state[mask.stop + 1]
     assert width == pytest.approx(task.bag.mouth_width(d)) and width > 0.02
+
+
+def test_privileged_state_reads_the_pinch_as_the_expert_does(sim):
+    """The index tip from the hook and the contacts in the teacher's state are the expert's own
+    readings, tick by tick, through the approach and the pinch."""
+    sim.reset(3)
+    expert = ZipBagExpert(sim)
+    touched = np.zeros(3)
+    while sim.time < 4.0:
+        sim.step(expert.act(sim))
+        pinch = sim.task.privileged_state(sim.model, sim.data)[-9:]
+        np.testing.assert_allclose(pinch[:3], expert.rel(sim), atol=1e-9)
+        assert tuple(pinch[6:8].astype(bool)) == expert.touch(sim)
+        assert bool(pinch[8]) == bool(expert.touching(sim, "right", expert.bottom_geoms))
+        touched = np.maximum(touched, pinch[6:])
+    assert touched.all()  # the thumb and index found the top tab, the right hand its tab
 
 
 def _run(sim, expert, until: float | None = None):

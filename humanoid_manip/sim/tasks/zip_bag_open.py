@@ -379,7 +379,10 @@ class ZipBagOpen(Task):
         """Both tabs' poses (position, x and z axes); every seal point of the top lip (the one
         the hand lifts) and three of the bottom one (its ends and middle); which seal points are
         open, the open fraction and the mouth's width; the bag's layout (centre, yaw, width,
-        depth) and the table's height. 63 values."""
+        depth) and the table's height; then the pinch as the expert reads it: the left index and
+        thumb tips from the hook point in the top tab's frame (millimetres decide the pinch,
+        more than a network learns from joint angles and the palm) and which of them, and
+        whether the right hand, touch their tabs. 72 values."""
         bag, p = self.bag, self.params
         tabs = [np.concatenate([data.xpos[b], data.xmat[b].reshape(3, 3)[:, 0],
                                 data.xmat[b].reshape(3, 3)[:, 2]])
@@ -388,7 +391,29 @@ class ZipBagOpen(Task):
         mask = bag.seal.open_mask(data).astype(float)
         return np.concatenate([*tabs, top.ravel(), bottom[LIP_POINTS_SEEN].ravel(), mask,
                                [bag.seal.open_fraction(data), bag.mouth_width(data)],
-                               [p.x, p.y, p.yaw, p.width, p.depth, p.table_z]])
+                               [p.x, p.y, p.yaw, p.width, p.depth, p.table_z],
+                               self.pinch_state(model, data)])
+
+    def pinch_state(self, model, data) -> np.ndarray:
+        """Left index and thumb tips from the hook, in the top tab's frame; contacts: left thumb
+        and left index on the top tab, the right hand on the bottom tab."""
+        pos, rot = self.tab_frame(data, "top")
+        hook = pos + rot @ HOOK
+        tips = [rot.T @ (data.site(f"left_{f}_tip").xpos - hook) for f in ("index", "thumb")]
+        top = {model.geom(f"{self.bag.prefix}_tab_top_{g}").id for g in ("geom", "flange")}
+        bottom = {model.geom(f"{self.bag.prefix}_tab_bottom_geom").id}
+        touch = {"left_thumb": 0.0, "left_index": 0.0, "right": 0.0}
+        for k in range(data.ncon):
+            g1, g2 = int(data.contact.geom1[k]), int(data.contact.geom2[k])
+            for tab, mine in ((g1, g2), (g2, g1)):
+                name = model.body(int(model.geom_bodyid[mine])).name
+                if tab in top and name.startswith("left_thumb"):
+                    touch["left_thumb"] = 1.0
+                elif tab in top and name.startswith("left_index"):
+                    touch["left_index"] = 1.0
+                elif tab in bottom and name.startswith("right_"):
+                    touch["right"] = 1.0
+        return np.concatenate([*tips, list(touch.values())])
 
     def expert(self, sim) -> Expert:
         return ZipBagExpert(sim)
