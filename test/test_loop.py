@@ -159,6 +159,45 @@ def test_an_episode_that_fails_midway_leaves_no_file(robot, tmp_path):
     assert list(tmp_path.rglob("*")) == []
 
 
+class _Diverges(Driver):
+    """An expert whose world blows up at `at` s (a NaN velocity, as a bad contact gives)."""
+
+    def __init__(self, inner: Driver, at: float):
+        self.inner, self.at, self.rate_hz = inner, at, inner.rate_hz
+
+    def reset(self, sim):
+        self.inner.reset(sim)
+
+    def act(self, sim, obs):
+        action = self.inner.act(sim, obs)
+        if obs.t >= self.at:  # after the state and the label were taken: the next step diverges
+            sim.data.qvel[0] = np.nan
+        return action
+
+
+def test_a_diverged_simulation_ends_the_episode_as_a_marked_failure_in_a_valid_file(
+        robot, tmp_path):
+    """MuJoCo resets a diverged state (its clock to 0) and steps on: the episode must end there,
+    not go on from the reset pose, and its file keep the ticks before with the reason."""
+    from humanoid_manip.data.validate import validate
+
+    sim = _sim(robot, 1.0, render=False)
+    report = run_episode(sim, _Diverges(ExpertDriver(), 0.2), _monitor(robot),
+                         EpisodeRecorder(tmp_path), seed=1)
+    assert not report.success and report.progress == 0.0
+    assert report.unstable and "diverged at 0.20" in report.unstable
+    assert report.sim_time_s == pytest.approx(0.2, abs=0.005)  # its clock never went back
+    assert sim.timed_out() and not sim.success()
+    ep = read_episode(report.path, images=False)
+    assert np.all(np.diff(ep.t) > 0) and ep.t[-1] <= 0.2 + 1e-9
+    assert ep.metadata["outcome"]["unstable"] == report.unstable
+    found = validate(tmp_path, robot, replay=False)
+    assert found.errors == [], [f.message for f in found.errors]
+    assert any("diverged" in f.message for f in found.findings)
+    sim.reset(1)  # a new episode starts stable
+    assert sim.unstable is None and not sim.timed_out()
+
+
 class _Constant(Driver):
     def act(self, sim, obs):
         from humanoid_manip.loop import Action

@@ -50,6 +50,7 @@ class EpisodeReport:
     bytes: int = 0
     conditions: dict[str, str] = field(default_factory=dict)  # Task.conditions(): the layout
     takeover_s: float | None = None  # when a fresh expert took over (takeover test; DAgger stall)
+    unstable: str | None = None  # the physics diverged and ended the episode (Simulation.step)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -162,12 +163,15 @@ def run_episode(sim, driver: Driver, monitor=None, recorder=None, *, seed: int,
             events=dict(events), final_mode=monitor.mode.value if monitor is not None else "",
             video=str(video_path) if video_path is not None else None, task=sim.task.name,
             conditions=dict(sim.task.conditions()),
-            takeover_s=getattr(driver, "took_over_s", None))
+            takeover_s=getattr(driver, "took_over_s", None), unstable=sim.unstable)
         if recorder is not None:
             outcome = {"success": success, "progress": round(progress, 4),
                        "note": f"progress {progress:.2f} after {sim.time:.2f} s"}
             if monitor is not None:
                 outcome["safety"] = {"mode": monitor.mode.value, "counts": dict(monitor.counts)}
+            if sim.unstable is not None:  # kept, and marked: the ticks up to the divergence
+                outcome["unstable"] = sim.unstable
+                outcome["note"] = sim.unstable
             if report.takeover_s is not None:  # the expert acted from then on
                 outcome["takeover_s"] = round(report.takeover_s, 4)
             path = recorder.finish(outcome)
@@ -208,4 +212,5 @@ def report_line(r: EpisodeReport) -> str:
     """One line per episode for a command's output."""
     where = f": {r.path} ({r.bytes / 1e6:.2f} MB)" if r.path else ""
     return (f"{'ok  ' if r.success else 'FAIL'} {r.task} seed {r.seed}{where} "
-            f"({r.sim_time_s:.2f} s sim, {r.wall_s:.1f} s wall)")
+            f"({r.sim_time_s:.2f} s sim, {r.wall_s:.1f} s wall)"
+            + (f": {r.unstable}" if r.unstable else ""))

@@ -339,7 +339,8 @@ class SimNode(Node):
         from humanoid_manip.sim import Simulation
 
         sim = self.sim
-        outcome = "success" if sim.success() else ("timeout" if sim.timed_out() else "reset")
+        outcome = ("success" if sim.success() else f"unstable ({sim.unstable})" if sim.unstable
+                   else "timeout" if sim.timed_out() else "reset")
         done = (f"episode {self.episode} ({sim.task.name}, seed {sim.seed}) ended: {outcome}, "
                 f"progress {sim.progress():.2f} after {sim.time:.3f} s, state "
                 f"{state_digest(sim)}, lockstep timeouts "

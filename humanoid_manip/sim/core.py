@@ -49,6 +49,12 @@ class RenderError(SimulationError):
     """No OpenGL backend could start, so the cameras cannot be rendered."""
 
 
+# MuJoCo's own checks: a NaN, Inf or huge position, velocity or acceleration, after which it
+# resets the whole state (time included) and steps on, as if nothing had happened.
+_DIVERGED = {mujoco.mjtWarning.mjWARN_BADQPOS: "position", mujoco.mjtWarning.mjWARN_BADQVEL:
+             "velocity", mujoco.mjtWarning.mjWARN_BADQACC: "acceleration"}
+
+
 @dataclass(frozen=True)
 class JointState:
     """Measured joint state in canonical order: rad, rad/s, and the applied torque in N·m."""
@@ -83,6 +89,7 @@ class Simulation:
         self.model: mujoco.MjModel | None = None
         self.data: mujoco.MjData | None = None
         self.seed: int | None = None
+        self.unstable: str | None = None  # why the physics diverged this episode, if it did
         self.reset(seed)
 
     # -- episode ---------------------------------------------------------------------------
@@ -119,6 +126,7 @@ class Simulation:
             raise SimulationError(f"task {self.task.name!r}: MuJoCo cannot compile the scene "
                                   f"for seed {seed}: {exc}") from None
         self.data = mujoco.MjData(self.model)
+        self.unstable = None
         self.index = RobotIndex.of(self.model, self.robot)
         self.data.qpos[self.index.qpos] = self.robot.home
         mujoco.mj_forward(self.model, self.data)
@@ -132,7 +140,9 @@ class Simulation:
     def step(self, torque) -> None:
         """Apply a torque vector (canonical order, N·m) for one physics step (1/500 s).
 
-        MuJoCo clips each torque to its actuator's control range (the URDF effort limit).
+        MuJoCo clips each torque to its actuator's control range (the URDF effort limit). If
+        the physics diverges, MuJoCo resets the state; then the episode is over (`unstable`
+        says why, `timed_out()` is true, it is no success) and the clock does not run back.
         """
         tau = np.asarray(torque, dtype=np.float64)
         if tau.shape != (self.robot.n,):
@@ -142,7 +152,16 @@ class Simulation:
             bad = [self.robot.names[i] for i in np.flatnonzero(~np.isfinite(tau))]
             raise TorqueError(f"torque has NaN or Inf for joint(s) {', '.join(bad)}")
         self.data.ctrl[self.index.actuator] = tau
+        t, warned = self.data.time, [self.data.warning[w].number for w in _DIVERGED]
         mujoco.mj_step(self.model, self.data)
+        for (w, what), before in zip(_DIVERGED.items(), warned):
+            if self.data.warning[w].number > before and self.unstable is None:
+                self.unstable = (f"the physics diverged at {t + self.dt:.3f} s (a bad {what} "
+                                 f"at degree of freedom {self.data.warning[w].lastinfo}; "
+                                 f"{self.task.name}, seed {self.seed}); MuJoCo reset the state")
+        if self.unstable is not None:
+            self.data.time = t + self.dt  # MuJoCo's reset set it to 0: the clock goes on
+            return
         self.task.after_step(self.model, self.data)
 
     def joint_state(self) -> JointState:
@@ -195,9 +214,11 @@ class Simulation:
 
     # -- the referee -------------------------------------------------------------------------
     def success(self) -> bool:
-        return bool(self.task.success(self.model, self.data))
+        return self.unstable is None and bool(self.task.success(self.model, self.data))
 
     def progress(self) -> float:
+        if self.unstable is not None:  # the state is MuJoCo's reset, not the task's
+            return 0.0
         return float(np.clip(self.task.progress(self.model, self.data), 0.0, 1.0))
 
     @property
@@ -205,7 +226,8 @@ class Simulation:
         return self.task.time_limit_s
 
     def timed_out(self) -> bool:
-        return self.data.time >= self.task.time_limit_s - 1e-9
+        """The episode is over: its time limit, or the physics diverged (`unstable`)."""
+        return self.unstable is not None or self.data.time >= self.task.time_limit_s - 1e-9
 
     def close(self) -> None:
         if self._renderer is not None:
