@@ -65,16 +65,17 @@ def test_the_package_data_installs_it():
     assert 'glob("policies/*.onnx")' in setup and "share/{PACKAGE}/policies" in setup
 
 
-def test_the_shipped_teacher_sees_the_state_and_is_evaluated_on_50_unseen_seeds(robot):
-    """policies/teacher.onnx (issue 13): a privileged-state file, which the stack refuses and
-    evaluation feeds, with its lineage and its 50-seed evaluation beside it."""
-    teacher = PolicyRuntime(POLICIES / "teacher.onnx", robot, provider="cpu")
+@pytest.mark.parametrize("name", ["teacher", "teacher_zip_bag_open"])
+def test_the_shipped_teacher_sees_the_state_and_is_evaluated_on_50_unseen_seeds(robot, name):
+    """policies/teacher.onnx and the zip teacher (issue 13): privileged-state files, which the
+    stack refuses and evaluation feeds, with their lineage and 50-seed evaluation beside them."""
+    teacher = PolicyRuntime(POLICIES / f"{name}.onnx", robot, provider="cpu")
     c = teacher.contract
     assert c.is_teacher and c.privileged_size == 96
     assert c.lineage["source"]["train_config"]["model"]["observation"] == "privileged"
-    beside = json.loads((POLICIES / "teacher.lineage.json").read_text())
+    beside = json.loads((POLICIES / f"{name}.lineage.json").read_text())
     assert beside["checkpoint"]["id"] == c.lineage["id"]
-    report = json.loads((POLICIES / "teacher.eval.json").read_text())
+    report = json.loads((POLICIES / f"{name}.eval.json").read_text())
     assert report["checkpoint"] == c.lineage["id"]
     trained = [t for t in c.task_names if training_seeds(c.lineage, t)]
     assert trained and sorted(report["tasks"]) == sorted(trained)  # every task it learned
