@@ -65,7 +65,7 @@ def test_the_package_data_installs_it():
     assert 'glob("policies/*.onnx")' in setup and "share/{PACKAGE}/policies" in setup
 
 
-@pytest.mark.parametrize("name", ["teacher", "teacher_zip_bag_open"])
+@pytest.mark.parametrize("name", ["teacher", "teacher_dryer_open", "teacher_zip_bag_open"])
 def test_the_shipped_teacher_sees_the_state_and_is_evaluated_on_50_unseen_seeds(robot, name):
     """policies/teacher.onnx and the zip teacher (issue 13): privileged-state files, which the
     stack refuses and evaluation feeds, with their lineage and 50-seed evaluation beside them."""
