@@ -67,8 +67,8 @@ def test_the_package_data_installs_it():
 
 @pytest.mark.parametrize("name", ["teacher", "teacher_dryer_open", "teacher_zip_bag_open"])
 def test_the_shipped_teacher_sees_the_state_and_is_evaluated_on_50_unseen_seeds(robot, name):
-    """policies/teacher.onnx and the zip teacher (issue 13): privileged-state files, which the
-    stack refuses and evaluation feeds, with their lineage and 50-seed evaluation beside them."""
+    """policies/teacher.onnx and the per-task teachers (issue 13): privileged-state files,
+    which the stack refuses and evaluation feeds, with their lineage and 50-seed evaluation."""
     teacher = PolicyRuntime(POLICIES / f"{name}.onnx", robot, provider="cpu")
     c = teacher.contract
     assert c.is_teacher and c.privileged_size == 96

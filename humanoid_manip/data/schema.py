@@ -103,11 +103,11 @@ def check_metadata(meta: Mapping[str, Any]) -> tuple[list[str], list[str]]:
         errors.append(f"metadata: 'outcome' must be an object with 'success', got {outcome!r}")
     elif outcome["success"] is None:
         warnings.append("outcome unknown: success is null (aborted or not judged)")
-    elif outcome.get("unstable"):  # kept for what came before; a trainer may leave it out
-        warnings.append(f"outcome: the episode ends where {outcome['unstable']}")
     elif not isinstance(outcome["success"], bool):
         errors.append(f"metadata: outcome.success must be true, false or null, "
                       f"got {outcome['success']!r}")
+    if isinstance(outcome, dict) and outcome.get("unstable"):  # its ticks before are kept
+        warnings.append(f"outcome: the episode ends where {outcome['unstable']}")
     lineage = meta.get("lineage")
     if not lineage:
         errors.append("missing lineage: metadata has no 'lineage' manifest")

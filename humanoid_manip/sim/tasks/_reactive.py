@@ -18,7 +18,7 @@ import numpy as np
 from humanoid_manip.control import HAND_POSES, WristTarget, hand_targets
 from humanoid_manip.control.command import PalmHandCommand
 from humanoid_manip.sim.tasks._script import slerp
-from humanoid_manip.sim.tasks.base import Expert
+from humanoid_manip.sim.tasks.base import Expert, touching_bodies
 
 if TYPE_CHECKING:
     from humanoid_manip.sim.core import Simulation
@@ -113,18 +113,8 @@ class ReactiveExpert(Expert):
 
     def touching(self, sim: Simulation, side: str, geoms) -> set[str]:
         """Names of the hand's bodies in contact with any of `geoms` (ids) now."""
-        m, d = sim.model, sim.data
-        if d.ncon == 0:
-            return set()
-        pairs = np.stack([d.contact.geom1, d.contact.geom2], axis=1)
-        ids = np.atleast_1d(np.asarray(geoms, dtype=np.int64))
-        out = set()
-        for other, mine in ((pairs[:, 0], pairs[:, 1]), (pairs[:, 1], pairs[:, 0])):
-            for g in mine[np.isin(other, ids)]:
-                body = int(m.geom_bodyid[g])
-                if self._body_side.get(body) == side:
-                    out.add(m.body(body).name)
-        return out
+        return {sim.model.body(b).name for b in touching_bodies(sim.model, sim.data, geoms)
+                if self._body_side.get(b) == side}
 
     # -- commands -----------------------------------------------------------------------------
     def toward(self, sim: Simulation, side: str, goal: np.ndarray, quat: np.ndarray | None = None,

@@ -171,6 +171,17 @@ def load_task_config(name: str, cls: type[TaskConfig]) -> TaskConfig:
 Range = tuple[float, float]
 
 
+def touching_bodies(model: mujoco.MjModel, data: mujoco.MjData, geoms) -> set[int]:
+    """Ids of the bodies whose geoms touch any of `geoms` (ids) now: what a referee, an expert
+    or a teacher's state reads about contact."""
+    if data.ncon == 0:
+        return set()
+    ids = np.atleast_1d(np.asarray(geoms, dtype=np.int64))
+    g1, g2 = data.contact.geom1, data.contact.geom2
+    other = np.concatenate([g2[np.isin(g1, ids)], g1[np.isin(g2, ids)]])
+    return {int(model.geom_bodyid[g]) for g in other}
+
+
 def uniform(rng: np.random.Generator, r: Range) -> float:
     """One draw from a [low, high] range of config/tasks.yaml."""
     return float(rng.uniform(r[0], r[1]))

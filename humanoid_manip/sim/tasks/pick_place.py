@@ -9,7 +9,15 @@ import numpy as np
 from humanoid_manip.control import WristIK
 from humanoid_manip.control.command import PalmHandCommand
 from humanoid_manip.sim.tasks._reactive import ReactiveExpert
-from humanoid_manip.sim.tasks.base import Expert, Range, Task, TaskConfig, register, uniform
+from humanoid_manip.sim.tasks.base import (
+    Expert,
+    Range,
+    Task,
+    TaskConfig,
+    register,
+    touching_bodies,
+    uniform,
+)
 
 BOWL_WALL_SEGMENTS = 16
 LEFT_PARKED = np.array([0.30, 0.38, 1.22])  # the idle left palm, out of the bowl's way
@@ -94,13 +102,8 @@ class PickPlace(Task):
 
     def hand_contacts(self, model, data) -> float:
         """Right-hand bodies in contact with the bottle now."""
-        if data.ncon == 0:
-            return 0.0
-        geom = model.geom("object_geom").id
-        g1, g2 = data.contact.geom1, data.contact.geom2
-        other = np.concatenate([g2[g1 == geom], g1[g2 == geom]])
-        names = {model.body(int(model.geom_bodyid[g])).name for g in other}
-        return float(sum(n.startswith("right_") for n in names))
+        bodies = touching_bodies(model, data, [model.geom("object_geom").id])
+        return float(sum(model.body(b).name.startswith("right_") for b in bodies))
 
     def object_position(self, data) -> np.ndarray:
         return data.body("object").xpos.copy()

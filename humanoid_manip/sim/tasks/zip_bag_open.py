@@ -12,7 +12,15 @@ from humanoid_manip.robot import RobotSpec, build_model
 from humanoid_manip.robot.mujoco_model import RobotIndex
 from humanoid_manip.sim.seal import BreakableSeal
 from humanoid_manip.sim.tasks._reactive import SIDES, ReactiveExpert
-from humanoid_manip.sim.tasks.base import Expert, Range, Task, TaskConfig, register, uniform
+from humanoid_manip.sim.tasks.base import (
+    Expert,
+    Range,
+    Task,
+    TaskConfig,
+    register,
+    touching_bodies,
+    uniform,
+)
 
 # Flex mesh of each sheet: vertices along the seal (corners included) x across the bag. Coarse
 # on purpose: the whole scene must run faster than real time on one core (bench/bench_zip_bag.py).
@@ -397,23 +405,21 @@ class ZipBagOpen(Task):
     def pinch_state(self, model, data) -> np.ndarray:
         """Left index and thumb tips from the hook, in the top tab's frame; contacts: left thumb
         and left index on the top tab, the right hand on the bottom tab."""
-        pos, rot = self.tab_frame(data, "top")
-        hook = pos + rot @ HOOK
+        hook, rot = self.hook(data)
         tips = [rot.T @ (data.site(f"left_{f}_tip").xpos - hook) for f in ("index", "thumb")]
-        top = {model.geom(f"{self.bag.prefix}_tab_top_{g}").id for g in ("geom", "flange")}
-        bottom = {model.geom(f"{self.bag.prefix}_tab_bottom_geom").id}
-        touch = {"left_thumb": 0.0, "left_index": 0.0, "right": 0.0}
-        for k in range(data.ncon):
-            g1, g2 = int(data.contact.geom1[k]), int(data.contact.geom2[k])
-            for tab, mine in ((g1, g2), (g2, g1)):
-                name = model.body(int(model.geom_bodyid[mine])).name
-                if tab in top and name.startswith("left_thumb"):
-                    touch["left_thumb"] = 1.0
-                elif tab in top and name.startswith("left_index"):
-                    touch["left_index"] = 1.0
-                elif tab in bottom and name.startswith("right_"):
-                    touch["right"] = 1.0
-        return np.concatenate([*tips, list(touch.values())])
+        pre = self.bag.prefix
+        on_top = [model.body(b).name for b in touching_bodies(
+            model, data, [model.geom(f"{pre}_tab_top_{g}").id for g in ("geom", "flange")])]
+        on_bottom = [model.body(b).name for b in touching_bodies(
+            model, data, [model.geom(f"{pre}_tab_bottom_geom").id])]
+        touch = [any(n.startswith(f) for n in names) for f, names in
+                 (("left_thumb", on_top), ("left_index", on_top), ("right_", on_bottom))]
+        return np.concatenate([*tips, np.asarray(touch, dtype=float)])
+
+    def hook(self, data) -> tuple[np.ndarray, np.ndarray]:
+        """Where the left index tip hooks the top tab now (world), and the tab's rotation."""
+        pos, rot = self.tab_frame(data, "top")
+        return pos + rot @ HOOK, rot
 
     def expert(self, sim) -> Expert:
         return ZipBagExpert(sim)
@@ -502,8 +508,7 @@ class ZipBagExpert(ReactiveExpert):
 
     def hook(self, sim) -> tuple[np.ndarray, np.ndarray]:
         """Where the left index tip hooks the top tab now (world), and the tab's rotation."""
-        pos, rot = self.task.tab_frame(sim.data, "top")
-        return pos + rot @ HOOK, rot
+        return self.task.hook(sim.data)
 
     def rel(self, sim) -> np.ndarray:
         """The measured index tip from the hook point, in the tab's frame."""
