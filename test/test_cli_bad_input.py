@@ -27,6 +27,8 @@ BAD = {
     _args.non_negative_float: ["-0.5", "nan", "-inf", "x"],
     _args.port: ["0", "70000", "x"],
     _args.task_name: ["no_such_task"],
+    _args.task_file: ["pick_place", "no_such_task={file}", "pick_place={missing}",
+                      "pick_place={dir}"],
     _args.existing_file: ["{missing}", "{dir}"],
     _args.existing_dir: ["{missing}", "{file}"],
     _args.existing_path: ["{missing}"],
@@ -39,7 +41,8 @@ BAD = {
 VALID = {
     _args.positive_int: "1", _args.non_negative_int: "0", _args.finite_float: "0.5",
     _args.positive_float: "1", _args.non_negative_float: "0", _args.port: "9000",
-    _args.task_name: "pick_place", _args.existing_file: "{file}", _args.existing_dir: "{dir}",
+    _args.task_name: "pick_place", _args.task_file: "pick_place={file}",
+    _args.existing_file: "{file}", _args.existing_dir: "{dir}",
     _args.existing_path: "{dir}", _args.policy_file: "default",
     _args.output_file: "{new}.out", _args.output_dir: "{new}", _args.new_dir: "{new}",
 }

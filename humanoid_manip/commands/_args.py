@@ -92,6 +92,14 @@ def task_name(text: str) -> str:
     return text
 
 
+def task_file(text: str) -> tuple[str, str]:
+    """TASK=FILE: a registered task and a readable file (a bundle's part)."""
+    task, sep, file = text.partition("=")
+    if not sep:
+        raise ArgumentTypeError(f"TASK=FILE expected, got {text!r}")
+    return task_name(task), existing_file(file)
+
+
 def _readable(path: Path, text: str) -> None:
     if not os.access(path, os.R_OK):
         raise ArgumentTypeError(f"{text!r} is not readable")
