@@ -20,7 +20,7 @@ from humanoid_manip.policy import PolicyContractError, PolicyRuntime, load_polic
 from humanoid_manip.policy.contract import OUTPUTS
 
 POLICIES = Path(__file__).resolve().parents[1] / "policies"
-PARTS = {"pick_place": POLICIES / "teacher.onnx",
+PARTS = {"pick_place": POLICIES / "teacher_pick_place.onnx",
          "dryer_open": POLICIES / "teacher_dryer_open.onnx",
          "zip_bag_open": POLICIES / "teacher_zip_bag_open.onnx"}
 TASKS = tuple(PARTS)

@@ -65,7 +65,8 @@ def test_the_package_data_installs_it():
     assert 'glob("policies/*.onnx")' in setup and "share/{PACKAGE}/policies" in setup
 
 
-@pytest.mark.parametrize("name", ["teacher", "teacher_dryer_open", "teacher_zip_bag_open"])
+@pytest.mark.parametrize("name", ["teacher_pick_place", "teacher_dryer_open",
+                                  "teacher_zip_bag_open"])
 def test_the_shipped_teacher_sees_the_state_and_is_evaluated_on_50_unseen_seeds(robot, name):
     """policies/teacher.onnx and the per-task teachers (issue 13): privileged-state files,
     which the stack refuses and evaluation feeds, with their lineage and 50-seed evaluation."""
@@ -84,6 +85,24 @@ def test_the_shipped_teacher_sees_the_state_and_is_evaluated_on_50_unseen_seeds(
         assert ev["seeds"] == list(range(1_000_000, 1_000_050))
         assert not training_seeds(c.lineage, task) & set(ev["seeds"])
         assert report["summary"][task]["success_rate"] == ev["success_rate"]
+
+
+def test_the_shipped_teacher_is_one_file_that_runs_each_task_on_its_own_network(robot):
+    """policies/teacher.onnx bundles the per-task teachers; each task's figures are those of
+    the part file it routes to, named by sha256, and that file is the one shipped beside it."""
+    import hashlib
+
+    c = PolicyRuntime(POLICIES / "teacher.onnx", robot, provider="cpu").contract
+    assert c.is_teacher and {"pick_place", "dryer_open", "zip_bag_open"} <= set(c.task_names)
+    report = json.loads((POLICIES / "teacher.eval.json").read_text())
+    assert report["checkpoint"] == c.lineage["id"]
+    assert sorted(report["tasks"]) == sorted(c.task_names)
+    for task in c.task_names:
+        ev = report["tasks"][task]
+        part = POLICIES / ev["measured_on"]["file"]
+        assert hashlib.sha256(part.read_bytes()).hexdigest() == ev["measured_on"]["sha256"]
+        assert ev["seeds"] == list(range(1_000_000, 1_000_050))
+        assert not training_seeds(c.lineage, task) & set(ev["seeds"])
 
 
 def test_eval_runs_the_shipped_teacher_on_the_privileged_state(capsys):

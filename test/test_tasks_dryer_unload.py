@@ -95,5 +95,31 @@ def test_cloth_does_not_touch_other_cloth_but_does_touch_the_world(sim):
 
 @pytest.mark.slow
 def test_expert_unloads_every_piece(sim):
-    r = run_expert(sim, 2)
+    r = run_expert(sim, 4)
     assert r.success, r
+
+
+@pytest.mark.slow
+def test_an_expert_built_mid_episode_finishes_the_task(sim):
+    """The takeover test, fast: the expert until 1 s (curling on the first piece), 0.5 s of noise
+    on its torque, then a new expert that knows nothing of the first unloads the rest."""
+    r = run_expert(sim, 4, takeover_after=1.0)
+    assert r.takeover_s == pytest.approx(1.5, abs=0.011)
+    assert r.success, r
+
+
+def test_the_expert_decides_from_the_state_alone(sim):
+    """Mid-drag, an expert that has run the episode so far and a new one choose the same mode
+    and the same palm targets (the grips agree to within the new one's first ramp step)."""
+    sim.reset(4)
+    old = sim.task.expert(sim)
+    for _ in range(575):  # 1.15 s: dragging the first piece out over the lip
+        sim.step(old.act(sim))
+    new = sim.task.expert(sim)
+    a, b = old.command(sim), new.command(sim)
+    assert old.mode == new.mode == "drag"
+    for side in ("left", "right"):
+        np.testing.assert_allclose(a.palms[side].position, b.palms[side].position)
+        if a.palms[side].quat is not None:
+            np.testing.assert_allclose(a.palms[side].quat, b.palms[side].quat)
+        np.testing.assert_allclose(a.hands[side], b.hands[side], atol=0.05)

@@ -6,8 +6,8 @@ from humanoid_manip.commands._args import output_file, task_file
 
 HELP = ("bundle privileged-state teacher files into one teacher file of the same contract, each "
         "task run by the file chosen for it (NAME.onnx, NAME.lineage.json, NAME.eval.json)")
-EXAMPLE = ("example: humanoid-manip bundle --part pick_place=policies/teacher.onnx --part "
-           "dryer_open=policies/teacher_dryer_open.onnx --part "
+EXAMPLE = ("example: humanoid-manip bundle --part pick_place=policies/teacher_pick_place.onnx "
+           "--part dryer_open=policies/teacher_dryer_open.onnx --part "
            "zip_bag_open=policies/teacher_zip_bag_open.onnx --out /tmp/teacher_all.onnx")
 
 

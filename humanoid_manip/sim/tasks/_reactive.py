@@ -17,7 +17,6 @@ import numpy as np
 
 from humanoid_manip.control import HAND_POSES, WristTarget, hand_targets
 from humanoid_manip.control.command import PalmHandCommand
-from humanoid_manip.sim.tasks._script import slerp
 from humanoid_manip.sim.tasks.base import Expert, touching_bodies
 
 if TYPE_CHECKING:
@@ -29,6 +28,19 @@ PALM_TURN_RAD = 0.3  # how far the target orientation may turn ahead of the meas
 CLOSURE_RATE = 2.5  # 1/s: a hand's commanded closure moves at most this fast (0.4 s to close)
 GRIP_LEAD = 0.3  # how far past the measured closure a closing hand is told to go
 OPEN_LEAD = 0.3  # how far short of it an opening hand is told to go (lets go gently)
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, s: float) -> np.ndarray:
+    """Spherical interpolation of unit quaternions, the short way round."""
+    d = float(np.dot(q0, q1))
+    if d < 0:
+        q1, d = -q1, -d
+    if d > 0.9995:
+        q = q0 + s * (q1 - q0)
+    else:
+        th = np.arccos(d)
+        q = (np.sin((1 - s) * th) * q0 + np.sin(s * th) * q1) / np.sin(th)
+    return q / np.linalg.norm(q)
 
 
 def quat_of(xmat: np.ndarray) -> np.ndarray:

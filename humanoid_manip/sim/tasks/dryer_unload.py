@@ -6,13 +6,14 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from humanoid_manip.control import WristIK, WristTarget
+from humanoid_manip.control import WristIK
+from humanoid_manip.control.command import PalmHandCommand
 from humanoid_manip.errors import ConfigError
 from humanoid_manip.robot.mujoco_model import ROBOT_BITS, WORLD_BIT
 from humanoid_manip.sim.tasks._dryer import build_dryer, door_angle
-from humanoid_manip.sim.tasks._script import Phase, ScriptedExpert, slerp, smoothstep
+from humanoid_manip.sim.tasks._reactive import ReactiveExpert
 from humanoid_manip.sim.tasks.base import Expert, Range, Task, register, uniform
-from humanoid_manip.sim.tasks.dryer_open import DryerSceneConfig, dryer_layout
+from humanoid_manip.sim.tasks.dryer_open import DryerSceneConfig, dryer_layout, layout_conditions
 
 CLOTH_BIT = 16  # cloth touches the world and the robot, never other cloth (speed)
 CLOTH_GRID = 5  # vertices per side of each piece
@@ -20,6 +21,7 @@ BASKET_INNER = (0.22, 0.34)  # inside length along x and y (m)
 BASKET_DEPTH = 0.14
 BASKET_WALL = 0.02  # thick, so that no cloth vertex slips through
 BASKET_BOTTOM = 0.03  # thick, so that no cloth vertex tunnels through it
+HANGING = 0.06  # a piece centred this far out of the opening still hangs on its lip
 MAX_PIECES = 4  # slots in the privileged state (config/tasks.yaml pieces may not exceed it)
 
 
@@ -163,60 +165,23 @@ class DryerUnload(Task):
                                [self.basket_rim, self.basket_floor, lay.front_x, lay.center_y,
                                 self.lip_z, door_angle(model, data), lay.hinge_sign]])
 
+    def conditions(self) -> dict[str, str]:
+        return {"pieces": str(len(self.pieces)), **layout_conditions(self.layout)}
+
+    def left_to_unload(self, model, data) -> list[int]:
+        """The pieces still up at the opening (in the drum or hanging over its lip, not in the
+        basket nor fallen), nearest the opening first: what the expert goes after."""
+        out = []
+        for k in range(len(self.pieces)):
+            v = self.vertices(model, data, k)
+            c = v.mean(0)
+            if c[2] > self.basket_rim and c[0] > self.layout.front_x - HANGING \
+                    and not self.inside_basket(v).all():
+                out.append((c[0], k))
+        return [k for _, k in sorted(out)]
+
     def expert(self, sim) -> Expert:
-        return ScriptedExpert(sim, self._plan)
-
-    def _plan(self, sim) -> list[Phase]:
-        """Per piece: palm down into the drum over it, gather it under the curled fingers, drag it
-        out over the lip so that it falls into the basket below; one spare round at the end."""
-        lay = self.layout
-        hand = "right" if lay.center_y < 0 else "left"
-        other = "left" if hand == "right" else "right"
-        side = 1.0 if hand == "right" else -1.0
-        q_home = WristIK.home_quat(sim.robot, hand)
-        turn = np.zeros(4)
-        mujoco.mju_axisAngle2Quat(turn, np.array([1.0, 0.0, 0.0]), -side * np.pi / 2)
-        down = np.zeros(4)
-        mujoco.mju_mulQuat(down, turn, q_home)  # palm facing the floor, fingers forward
-        model = sim.model
-        target = {"c": np.zeros(3)}
-
-        def pick(sim, start):
-            """Aim at the piece still in the drum that lies nearest the opening."""
-            best = None
-            for k in range(len(self.pieces)):
-                c = self.vertices(model, sim.data, k).mean(axis=0)
-                if c[0] < lay.front_x:  # out of the drum already
-                    continue
-                if best is None or c[0] < best[0]:
-                    best = c
-            target["c"] = best if best is not None else np.array(
-                [lay.front_x + 0.1, lay.center_y, self.floor_z])
-
-        def at(dx: float, z: float, x0: str = "piece", y_basket: float = 0.0):
-            def f(sim, s, start):
-                c = target["c"]
-                x = (c[0] if x0 == "piece" else lay.front_x) + dx
-                y = (1 - y_basket) * c[1] + y_basket * self.basket_center[1]
-                goal = np.array([x, y, z])
-                return {hand: _toward(start[hand], goal, down, s)}
-            return f
-
-        rounds = []
-        for i in range(len(self.pieces) + 1):
-            rounds += [
-                Phase(0.8 if i == 0 else 0.6, at(-0.10, self.lip_z + 0.07, "front"),
-                      {hand: ("power", 0.0)}, begin=pick),
-                Phase(0.7, at(-0.05, self.floor_z + 0.07)),
-                Phase(0.3, at(-0.05, self.floor_z + 0.022)),
-                Phase(0.5, {}, {hand: ("power", 1.0)}),
-                Phase(0.6, at(-0.04, self.floor_z + 0.03, "front")),  # drag it to the lip
-                Phase(0.5, at(-0.15, self.lip_z - 0.03, "front", 0.5)),  # over, into the basket
-                Phase(0.3, {}, {hand: ("power", 0.0)}),
-                Phase(0.3, at(-0.13, self.lip_z + 0.06, "front")),
-            ]
-        rounds[0].palms = _with_parked(rounds[0].palms, other)
-        return rounds
+        return RakeExpert(sim)
 
     def debug(self, sim):
         m, d = sim.model, sim.data
@@ -225,18 +190,143 @@ class DryerUnload(Task):
                         for k, p in enumerate(self.pieces))
 
 
+class RakeExpert(ReactiveExpert):
+    """The hand on the opening's outer side rakes each piece out over the lip into the basket;
+    decided each tick from the palm (where it is relative to the opening), the fingers' power
+    closure and the pieces still in the drum.
+
+    A round: palm down just inside the opening (fingers toward the back of the drum) behind
+    the piece nearest the opening, curl the fingers (they rake the cloth under the palm), drag
+    out over the lip (the cloth falls into the basket below), swing down over the basket and
+    open, rise clear of the cabinet's front, go back in for the next piece. The other hand parks.
+    """
+
+    def __init__(self, sim):
+        super().__init__(sim)
+        self.task: DryerUnload = sim.task
+        lay = self.lay = self.task.layout
+        self.hand = "right" if lay.center_y < 0 else "left"
+        self.other = "left" if self.hand == "right" else "right"
+        side = 1.0 if self.hand == "right" else -1.0
+        turn, down = np.zeros(4), np.zeros(4)
+        mujoco.mju_axisAngle2Quat(turn, np.array([1.0, 0.0, 0.0]), -side * np.pi / 2)
+        mujoco.mju_mulQuat(down, turn, WristIK.home_quat(sim.robot, self.hand))
+        self.down = down  # palm facing the floor, fingers forward
+
+    # -- geometry (palm positions relative to the opening: x from its front, z from the lip) ---
+    def rel(self, p: np.ndarray) -> np.ndarray:
+        return np.array([p[0] - self.lay.front_x, p[1], p[2] - self.task.lip_z])
+
+    def world(self, r) -> np.ndarray:
+        return np.array([r[0] + self.lay.front_x, r[1], r[2] + self.task.lip_z])
+
+    def target_piece(self, sim) -> np.ndarray | None:
+        """Centre (world) of the piece nearest the opening still to unload."""
+        left = self.task.left_to_unload(sim.model, sim.data)
+        return None if not left else \
+            self.task.vertices(sim.model, sim.data, left[0]).mean(0)
+
+    def rake_spot(self, c: np.ndarray) -> np.ndarray:
+        """Where the palm presses before curling: RAKE_BEHIND in front of the piece's centre."""
+        x = float(np.clip(c[0] - self.lay.front_x - RAKE_BEHIND, *RAKE_X))
+        return np.array([x, c[1], RAKE_Z])
+
+    def closed(self, sim) -> float:
+        return self.closure(sim, self.hand, "power")
+
+    def palm_speed(self, sim) -> float:
+        """The working palm's linear speed (m/s)."""
+        v = np.zeros(6)
+        mujoco.mj_objectVelocity(sim.model, sim.data, mujoco.mjtObj.mjOBJ_SITE,
+                                 sim.model.site(f"{self.hand}_palm").id, v, 0)
+        return float(np.linalg.norm(v[3:]))
+
+    # -- decisions -----------------------------------------------------------------------------
+    def decide(self, sim, mode):
+        r = self.rel(self.palm(sim, self.hand)[0])
+        k = self.closed(sim)
+        if r[0] > DRAG_X + 0.01:  # in the opening or the drum
+            told_closed = self._closure_cmd.get(self.hand, 0.0) >= 1.0  # a curl stopped short
+            if k >= CLOSED or (mode in ("rake", "drag") and told_closed and k > 0.5):
+                return "drag"
+            if r[2] < ENTER_Z - 0.01 and (k > 0.15 or mode == "rake"):
+                return "rake"
+        elif k >= 0.5 and mode != "release" and np.linalg.norm(r - self.over_rel()) > 0.025:
+            return "over"
+        if k > 0.1:
+            return "release"  # open the hand where it is
+        c = self.target_piece(sim)
+        if c is None:
+            return "done"
+        off = np.linalg.norm((r - self.rake_spot(c))[:2])
+        if r[0] > 0.0 and off < 0.03 and (r[2] < RAKE_Z + 0.006
+                                           or (r[2] < PRESSED_Z and self.palm_speed(sim) < 0.01)):
+            return "rake"  # pressed down, or as far down as the palm goes here
+        if r[0] > 0.0 and (off < 0.015 or mode == "press") and r[2] < ENTER_Z + 0.01:
+            return "press"
+        return "reach"
+
+    def over_rel(self) -> np.ndarray:
+        """Over the basket, below the lip, between the opening's and the basket's centres."""
+        return np.array([OVER_X, 0.5 * (self.lay.center_y + self.task.basket_center[1]), OVER_Z])
+
+    def enter(self, sim, mode):
+        self.anchor["palm"] = self.palm(sim, self.hand)[0]
+
+    def steer(self, sim, mode):
+        hand = self.hand
+        p = self.palm(sim, hand)[0]
+        r = self.rel(p)
+        close = 0.0
+        if mode == "drag":  # straight out over the lip, low, at the palm's own y
+            close, goal = 1.0, self.world([DRAG_X, r[1], DRAG_Z])
+        elif mode == "rake":  # curl the fingers, the palm held where the curl began
+            close, goal = 1.0, self.anchor["palm"]
+        elif mode == "over":  # down beside the cabinet over the basket, still closed
+            close, goal = 1.0, self.world(self.over_rel())
+        elif mode == "release":
+            goal = self.anchor["palm"]
+        elif mode in ("reach", "press"):
+            c = self.target_piece(sim)
+            spot = self.rake_spot(c)
+            goal = self.reach_goal(r, spot) if mode == "reach" \
+                else self.world(spot - [0, 0, 0.01])  # pressed down onto the floor
+        else:  # done: clear of the cabinet, out of the way
+            goal = self.world([min(r[0], CLEAR_X), self.lay.center_y, ENTER_Z])
+        return PalmHandCommand(
+            {hand: self.toward(sim, hand, goal, self.down),
+             self.other: self.park(sim, self.other, PARKED[self.other])},
+            {hand: self.grip(sim, hand, "power", close),
+             self.other: self.grip(sim, self.other, "power", 0.0)})
+
+    def reach_goal(self, r: np.ndarray, spot: np.ndarray) -> np.ndarray:
+        """The way in: up clear of the cabinet's front, across in front of the opening at the
+        piece's y, in over the lip at ENTER_Z, then above the rake spot."""
+        if r[0] < -0.02:  # outside
+            if r[2] < ENTER_Z - 0.015:
+                return self.world([min(r[0], CLEAR_X), r[1], ENTER_Z])
+            if abs(r[1] - spot[1]) > 0.02 or r[0] < PRE_X - 0.02:
+                return self.world([PRE_X, spot[1], ENTER_Z])
+        if r[2] < ENTER_Z - 0.02 and np.linalg.norm((r - spot)[:2]) > 0.03:
+            return self.world([r[0], r[1], ENTER_Z])  # low in the drum but astray: up first
+        return self.world([spot[0], spot[1], ENTER_Z])
+
+    def done(self, sim) -> bool:
+        return self.mode == "done" and sim.success()
+
+    def info(self, sim) -> str:
+        r = self.rel(self.palm(sim, self.hand)[0])
+        return f"palm={np.round(r - [0, self.lay.center_y, 0], 3)} k={self.closed(sim):.2f}"
+
+
+RAKE_BEHIND = 0.05  # the palm presses this far in front of the piece's centre
+RAKE_X = (0.01, 0.08)  # how far into the drum the rake spot may lie (from the front)
+PRESSED_Z = 0.04  # a palm stopped below this (fingers on the drum) is as low as it goes
+RAKE_Z = 0.02  # the palm's height above the drum's floor while raking
+ENTER_Z = 0.07  # the palm's height over the lip on the way in and out
+PRE_X = -0.10  # where the palm lines up in front of the opening before going in
+CLEAR_X = -0.12  # a palm this far in front of the opening is clear of it, fingers included
+CLOSED = 0.85  # power closure from which a curl is done: drag
+DRAG_X, DRAG_Z = -0.04, 0.03  # the drag ends just outside the lip, low
+OVER_X, OVER_Z = -0.15, -0.03  # where the closed hand opens over the basket
 PARKED = {"left": np.array([0.30, 0.38, 1.22]), "right": np.array([0.30, -0.38, 1.22])}
-
-
-def _toward(start: tuple[np.ndarray, np.ndarray], goal: np.ndarray, quat: np.ndarray,
-            s: float) -> WristTarget:
-    a = smoothstep(s)
-    return WristTarget((1 - a) * start[0] + a * goal, slerp(start[1], quat, a))
-
-
-def _with_parked(palms, other: str):
-    def f(sim, s, start):
-        out = palms(sim, s, start)
-        out[other] = _toward(start[other], PARKED[other], start[other][1], s)
-        return out
-    return f
