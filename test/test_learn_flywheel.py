@@ -2,6 +2,7 @@
 release made from it, and a resumed run that redoes nothing."""
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,18 @@ def test_two_rounds_collect_validate_train_export_evaluate(robot, tmp_path, caps
     assert json.loads((rel / "p.lineage.json").read_text())["round"] == 1
     assert main(["ship", str(tmp_path), "--dest", str(rel), "--name", "p"]) == 2  # no --force
     assert "--force" in capsys.readouterr().err
+
+
+def test_a_dagger_labeler_that_cannot_label_every_task_is_refused_before_any_work(robot,
+                                                                                   tmp_path):
+    """Distillation's labeler must know each task; found out at the start, not as a failure in
+    every DAgger episode an hour later."""
+    from humanoid_manip.learn.flywheel import FlywheelError
+
+    teacher = Path(__file__).resolve().parents[1] / "policies" / "teacher_dryer_open.onnx"
+    for labeler, says in ((teacher, r"knows \['dryer_open'\], not \['pick_place'\]"),
+                          (tmp_path / "none.onnx", "no such file")):
+        cfg = FlywheelConfig(tasks=("pick_place",), dagger_labeler=str(labeler))
+        with pytest.raises(FlywheelError, match=says):
+            run_flywheel(cfg, load_train_config(), tmp_path / "run", robot=robot)
+    assert not (tmp_path / "run").exists()

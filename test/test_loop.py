@@ -107,6 +107,35 @@ def test_dagger_executes_the_policy_and_records_a_fresh_experts_label(robot, tmp
     assert not np.allclose(ep.request[-1], p.request[-1], atol=1e-3)  # but it labelled
 
 
+def test_a_dagger_job_labelled_by_a_teacher_records_its_answer_at_each_visited_state(
+        robot, tmp_path):
+    """Distillation: the pixel student drives, the privileged-state teacher (the shipped bundle)
+    only labels. A fresh teacher fed the recorded privileged and joint states gives the recorded
+    labels exactly: each label is the teacher's answer at the state the student reached."""
+    from pathlib import Path
+
+    from humanoid_manip.loop.jobs import EpisodeJob, run_job
+    from humanoid_manip.policy import PolicyRuntime
+    from humanoid_manip.policy.demo import pd_policy
+
+    teacher = Path(__file__).resolve().parents[1] / "policies" / "teacher.onnx"
+    student = tmp_path / "student.onnx"
+    student.write_bytes(pd_policy(robot, tasks=("dryer_open",)).SerializeToString())
+    r = run_job(EpisodeJob("dryer_open", 3, "dagger", out_dir=str(tmp_path / "ep"),
+                           policy=str(student), labeler=str(teacher), time_limit_s=0.15,
+                           delay_steps=1))
+    ep = read_episode(r.path, images=False)
+    fresh = PolicyRuntime(teacher, robot, provider="cpu", task="dryer_open")
+    assert ep.metadata["source"]["labeler"]["policy"] == fresh.contract.lineage["id"]
+    assert len(ep.request) == len(ep.privileged) == 15
+    labels = [fresh.step(None, ep.position[i], ep.velocity[i], ep.privileged[i])
+              for i in range(len(ep.request))]
+    np.testing.assert_allclose(labels, ep.request, atol=1e-6)
+    assert np.abs(ep.command[::5] - ep.request).max() > 1.0  # the student's torque was executed
+    with pytest.raises(ValueError, match="labeler"):
+        EpisodeJob("dryer_open", 3, "policy", policy=str(student), labeler=str(teacher))
+
+
 def test_dagger_hands_a_stalled_episode_to_the_expert(robot, tmp_path):
     """With stall_s, once progress has not risen for that long the labeler acts (and still
     labels), or the episode ends; before that the episode is the learner's, tick for tick."""

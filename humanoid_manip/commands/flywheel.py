@@ -29,6 +29,9 @@ def add_arguments(p) -> None:
                        ("time-limit-s", non_negative_float),
                        ("delay-steps", non_negative_int)):
         p.add_argument(f"--{name}", type=kind, help="override flywheel." + name.replace("-", "_"))
+    p.add_argument("--dagger-labeler", type=existing_file, metavar="POLICY_FILE",
+                   help="a policy file that labels the DAgger rounds instead of the tasks' "
+                        "experts (distillation: e.g. policies/teacher.onnx)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_worker_arguments(p)
 
@@ -45,7 +48,8 @@ def run(args) -> int:
                                dagger_episodes=args.dagger_episodes,
                                eval_episodes=args.eval_episodes, train_steps=args.train_steps,
                                train_budget_s=args.train_budget_s,
-                               time_limit_s=args.time_limit_s, delay_steps=args.delay_steps)
+                               time_limit_s=args.time_limit_s, delay_steps=args.delay_steps,
+                               dagger_labeler=args.dagger_labeler)
     result = run_flywheel(cfg, load_train_config(args.config), args.out,
                           progress=not args.quiet, workers=args.workers, address=args.address)
     for r in result["rounds"]:

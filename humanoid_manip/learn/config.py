@@ -166,6 +166,9 @@ class FlywheelConfig:
     # lets the expert act from there (recoveries from the learner's states, where there are any)
     dagger_stall_s: float = 0.0
     dagger_on_stall: str = "end"
+    # a policy file that labels the DAgger rounds instead of the tasks' experts (distillation:
+    # the student drives, a privileged-state teacher such as policies/teacher.onnx labels)
+    dagger_labeler: str = ""
     eval_episodes: int = 5  # per task and round, on seeds from learn.evaluate.EVAL_SEED
     train_steps: int = 1500  # per round
     train_budget_s: float = 0.0  # > 0: fewer steps if they would not fit this many seconds

@@ -66,6 +66,7 @@ def collect_jobs(cfg: FlywheelConfig, r: int, data_dir: Path, policy: str | None
             else:
                 jobs.append(EpisodeJob(task, s, "dagger", out_dir=str(data_dir), policy=policy,
                                        policy_id=policy_id, time_limit_s=limit,
+                                       labeler=cfg.dagger_labeler or None,
                                        stall_s=cfg.dagger_stall_s or None,
                                        on_stall=cfg.dagger_on_stall,
                                        delay_steps=cfg.delay_steps, render=cfg.render))
@@ -138,6 +139,19 @@ def _lost(results, what: str) -> dict:
     return {"lost": lost} if lost else {}
 
 
+def _check_labeler(cfg: FlywheelConfig, robot) -> None:
+    """A labeler file that cannot label every task fails here, not in every DAgger episode."""
+    from humanoid_manip.policy import PolicyRuntime
+
+    path = Path(cfg.dagger_labeler)
+    if not path.is_file():
+        raise FlywheelError(f"dagger_labeler {path}: no such file")
+    known = PolicyRuntime(path, robot, provider="cpu").contract.task_names
+    missing = [t for t in cfg.tasks if t not in known]
+    if missing:
+        raise FlywheelError(f"dagger_labeler {path} knows {list(known)}, not {missing}")
+
+
 def run_flywheel(cfg: FlywheelConfig, train_cfg, out: str | os.PathLike, robot=None,
                  progress: bool = True, workers: int = 1, address: str | None = None) -> dict:
     """Run (or resume: finished steps are kept) every round; returns the summary."""
@@ -148,6 +162,8 @@ def run_flywheel(cfg: FlywheelConfig, train_cfg, out: str | os.PathLike, robot=N
     robot = robot or load_robot()
     for t in cfg.tasks:
         make_task(t)  # an unknown name fails here, listing the valid ones
+    if cfg.dagger_labeler:
+        _check_labeler(cfg, robot)
     out = Path(out).resolve()
     tasks = list(task_names())
     rounds: list[dict] = []

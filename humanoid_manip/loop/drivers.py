@@ -108,8 +108,9 @@ class PolicyDriver(Driver):
 
 
 class DaggerDriver(Driver):
-    """DAgger: `learner` acts, `labeler` (by default a fresh plain expert per episode) is ticked
-    at the same measured state every tick and only labels; its output is never executed.
+    """DAgger: `learner` acts, `labeler` (by default a fresh plain expert per episode; for
+    distillation a privileged-state teacher's PolicyDriver) is ticked at the same measured state
+    every tick and only labels; its output is never executed.
 
     With `stall_s`, an episode whose task progress has not risen for that long is over for the
     learner: `on_stall="end"` ends it there (a bottle knocked over, a door shut against its
@@ -127,6 +128,9 @@ class DaggerDriver(Driver):
             raise LoopError(f"on_stall must be one of {self.ON_STALL}, got {on_stall!r}")
         self.learner = learner
         self.labeler = labeler if labeler is not None else ExpertDriver()
+        if self.labeler.rate_hz not in (None, learner.rate_hz):
+            raise LoopError(f"the labeler ticks at {self.labeler.rate_hz} Hz, the learner at "
+                            f"{learner.rate_hz} Hz: a label must answer the tick it labels")
         self.rate_hz = learner.rate_hz
         self.stall_s, self.on_stall = stall_s, on_stall
         self.stalled_s: float | None = None

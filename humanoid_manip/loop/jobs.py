@@ -24,7 +24,8 @@ class EpisodeJob:
     """One episode. `driver`: "teleop" (the task's expert through the teleop path), "expert"
     (the expert acting directly), "takeover" (the expert, perturbed at `takeover_after` s, then
     a fresh one: loop.drivers.TakeoverDriver), "policy" (a policy file), "dagger" (the policy
-    acts, a fresh plain expert labels every tick). Recorded into `out_dir` when given."""
+    acts, a fresh plain expert, or the `labeler` policy file, labels every tick). Recorded into
+    `out_dir` when given."""
 
     task: str
     seed: int
@@ -46,6 +47,9 @@ class EpisodeJob:
     perturb: str = "add"  # takeover driver: noise on the expert's torque, or instead of it
     stall_s: float | None = None  # dagger driver: progress stalled so long ends the learner's turn
     on_stall: str = "end"  # dagger driver: then the episode ends, or the labeler takes over
+    # dagger driver: a policy file that labels instead of the task's expert (distillation: a
+    # privileged-state teacher labels what the pixel student does)
+    labeler: str | bytes | None = None
 
     def __post_init__(self):
         if self.driver not in DRIVERS:
@@ -54,6 +58,8 @@ class EpisodeJob:
             raise ValueError(f"a {self.driver} job needs a policy file")
         if self.driver == "takeover" and self.takeover_after is None:
             raise ValueError("a takeover job needs takeover_after")
+        if self.labeler is not None and self.driver != "dagger":
+            raise ValueError(f"only a dagger job has a labeler, not a {self.driver} job")
 
     @property
     def name(self) -> str:
@@ -97,13 +103,15 @@ def _monitor():
     return SafetyMonitor(_robot(), _CACHE["safety"])
 
 
-def _runtime(policy: str | bytes, task: str):
+def _runtime(policy: str | bytes, task: str, role: str = "learner"):
+    """This process's runtime of a policy file for a task; one per role, as each keeps its own
+    recurrent state (a file that both acts and labels is two runtimes)."""
     if isinstance(policy, bytes):
         ident = hashlib.sha256(policy).hexdigest()
     else:
         st = os.stat(policy)
         ident = (str(Path(policy).resolve()), st.st_mtime_ns, st.st_size)
-    key = ("runtime", ident, task)
+    key = ("runtime", ident, task, role)
     if key not in _CACHE:
         from humanoid_manip.policy import PolicyRuntime
 
@@ -124,8 +132,9 @@ def make_driver(job: EpisodeJob):
     else:
         driver = drivers.PolicyDriver(_runtime(job.policy, job.task), job.policy_id)
         if job.driver == "dagger":
-            driver = drivers.DaggerDriver(driver, drivers.ExpertDriver(), job.stall_s,
-                                          job.on_stall)
+            labeler = (drivers.ExpertDriver() if job.labeler is None else
+                       drivers.PolicyDriver(_runtime(job.labeler, job.task, "labeler")))
+            driver = drivers.DaggerDriver(driver, labeler, job.stall_s, job.on_stall)
     if job.torque_noise:
         driver = drivers.DartNoise(driver, job.torque_noise)
     return driver
