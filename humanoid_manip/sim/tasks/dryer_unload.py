@@ -193,7 +193,7 @@ class DryerUnload(Task):
 class RakeExpert(ReactiveExpert):
     """The hand on the opening's outer side rakes each piece out over the lip into the basket;
     decided each tick from the palm (where it is relative to the opening), the fingers' power
-    closure and the pieces still in the drum.
+    closure and the pieces still at the opening.
 
     A round: palm down just inside the opening (fingers toward the back of the drum) behind
     the piece nearest the opening, curl the fingers (they rake the cloth under the palm), drag
