@@ -188,3 +188,14 @@ def test_a_pinch_closed_on_nothing_opens_and_comes_in_again(sim):
         modes.add(expert.mode)
     assert {"release", "insert", "close", "lift"} <= modes, modes
     assert sim.success(), f"opened {sim.task.open_fraction(sim.data):.2f}"
+
+
+@pytest.mark.parametrize("seed", [17, 28])  # seals of 85 and 90 N/m, among the strongest drawn
+def test_a_strong_seal_opens_on_the_first_pull(sim, seed):
+    """The pinched top tab holds while the seal gives: with the tab's contacts as soft as
+    MuJoCo's default, the index sank through the 3 g tab under the seal's pull, the tab slid
+    out, and these seals never opened in the 10 s."""
+    from humanoid_manip.loop import run_expert
+
+    r = run_expert(sim, seed)
+    assert r.success and r.sim_time_s < 5.0, r
