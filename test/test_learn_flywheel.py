@@ -4,6 +4,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -74,3 +75,23 @@ def test_a_dagger_labeler_that_cannot_label_every_task_is_refused_before_any_wor
         with pytest.raises(FlywheelError, match=says):
             run_flywheel(cfg, load_train_config(), tmp_path / "run", robot=robot)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_tiny_distillation_round_labels_with_the_teacher_and_its_loss_falls(robot, tmp_path):
+    """Round 1 of a distillation run: the pixel student of round 0 drives, the shipped teacher
+    labels; the student is retrained on those labels and its training loss falls."""
+    teacher = Path(__file__).resolve().parents[1] / "policies" / "teacher.onnx"
+    train = load_train_config().with_overrides(batch_size=4, window=4, burn_in=2, log_every=1,
+                                               warmup_steps=1, threads=1, model=TINY_MODEL)
+    cfg = FlywheelConfig(tasks=("pick_place",), rounds=2, expert_episodes=1, dagger_episodes=1,
+                         eval_episodes=1, train_steps=40, time_limit_s=0.3,
+                         dagger_labeler=str(teacher))
+    r0, r1 = run_flywheel(cfg, train, tmp_path, robot, progress=False)["rounds"]
+    dagger = read_episode(r1["files"][0], images=False)
+    labeler = dagger.metadata["source"]["labeler"]
+    assert labeler["type"] == "policy" and labeler["file"] == str(teacher)
+    assert dagger.metadata["source"]["policy"] == r0["checkpoint"]  # the student drove
+    losses = [p["loss"] for p in json.loads(
+        (tmp_path / "round1" / "train" / "curve.json").read_text())]
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), losses
