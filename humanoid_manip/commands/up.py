@@ -194,9 +194,12 @@ def _start(args, stack, nodes, absent, tmp: Path) -> int:
     if args.log:
         print(f"up {stack.name}: node output in {args.log} (warnings and errors also here)")
 
+    from humanoid_manip.nodes import LAUNCHER_PID_ENV
+
     env = dict(os.environ)
     env.setdefault("MUJOCO_GL", "egl")
     env["PYTHONUNBUFFERED"] = "1"
+    env[LAUNCHER_PID_ENV] = str(os.getpid())  # a killed `up` leaves no node running
     env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
     env.setdefault("RCUTILS_CONSOLE_OUTPUT_FORMAT", "[{severity}] {message}")
 

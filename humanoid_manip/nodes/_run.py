@@ -7,6 +7,7 @@ wakes at least every 0.1 s to see it, and the node's close() runs on a live cont
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -17,6 +18,14 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 from humanoid_manip.errors import HumanoidManipError
+from humanoid_manip.nodes import LAUNCHER_PID_ENV
+
+
+def launcher_gone() -> bool:
+    """Whether the `up` that started this node has died (it was killed, not stopped): its nodes
+    run in sessions of their own, so nothing else would end them."""
+    pid = os.environ.get(LAUNCHER_PID_ENV)
+    return pid is not None and os.getppid() != int(pid)
 
 
 def run_node(factory, name: str, args=None) -> int:
@@ -35,6 +44,9 @@ def run_node(factory, name: str, args=None) -> int:
         executor.add_node(node)
         while not stop.is_set() and not getattr(node, "finished", False) and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
+            if launcher_gone():
+                print(f"{name}: the launcher is gone; stopping", file=sys.stderr, flush=True)
+                break
     except (HumanoidManipError, ParameterException, NameValidationException) as exc:
         # a refused configuration, or a parameter of the wrong type (`-p seed:=abc`)
         print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
