@@ -54,9 +54,11 @@ TAB_POINT = {"top": 4, "bottom": 2}  # seal point each tab sits on
 FLANGE_HALF = (0.003, 0.03, 0.008)  # the top tab's turned-down free end (m)
 TAB_MASS = 0.003
 TAB_FRICTION = 1.2
-# The tabs' contacts are as stiff as the film's (STIFF_SOLREF, which wins the mix with the
-# finger's default): at the default time constant a 3 g tab under the seal's 2-3 N sank a
-# centimetre into the index holding it, more than its own thickness, and slid out of the pinch.
+# The tabs' contacts are stiffer than MuJoCo's default (0.02 s), and win the mix with the
+# fingers' (TAB_SOLMIX): at the default a 3 g tab under the seal's 2-3 N sank a centimetre into
+# the index holding it, more than its own thickness, and slid out of the pinch. The film's
+# 0.004 s is too stiff here: a tab landing on the table then jerks its seal point open.
+TAB_SOLREF = (0.008, 1.0)
 TAB_SOLMIX = 100.0
 TABLE_FRONT_X = 0.50  # the table's edge toward the robot
 TABLE_HALF = (0.25, 0.5, 0.02)
@@ -260,7 +262,7 @@ class ZipBag:
                          size=list(half), mass=TAB_MASS, contype=VERTEX_BIT,
                          conaffinity=TAB_AFFINITY[lip], condim=4,
                          friction=[TAB_FRICTION, 0.01, 0.001], rgba=rgba,
-                         solref=list(STIFF_SOLREF), solmix=TAB_SOLMIX)
+                         solref=list(TAB_SOLREF), solmix=TAB_SOLMIX)
             if lip == "top":  # a lip turned down at the free end, which a finger can hook
                 fl = FLANGE_HALF
                 tab.add_geom(name=f"{self.prefix}_tab_{lip}_flange",
@@ -268,7 +270,7 @@ class ZipBag:
                              pos=[-half[0] + fl[0], 0.0, -half[2] - fl[2] + 0.001],
                              contype=VERTEX_BIT, conaffinity=TAB_AFFINITY[lip], condim=4,
                              friction=[TAB_FRICTION, 0.01, 0.001], rgba=rgba,
-                             solref=list(STIFF_SOLREF), solmix=TAB_SOLMIX)
+                             solref=list(TAB_SOLREF), solmix=TAB_SOLMIX)
             weld = spec.add_equality(name=f"{self.prefix}_tab_{lip}_weld",
                                      type=mujoco.mjtEq.mjEQ_WELD,
                                      objtype=mujoco.mjtObj.mjOBJ_BODY, name1=tab.name,
