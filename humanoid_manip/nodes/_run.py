@@ -21,11 +21,11 @@ from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.nodes import LAUNCHER_PID_ENV
 
 
-def launcher_gone() -> bool:
-    """Whether the `up` that started this node has died (it was killed, not stopped): its nodes
-    run in sessions of their own, so nothing else would end them."""
+def launcher_pid() -> int | None:
+    """The `up` that started this node, if one did: should it die (killed, not stopped), its
+    nodes, in sessions of their own, would be ended by nothing else."""
     pid = os.environ.get(LAUNCHER_PID_ENV)
-    return pid is not None and os.getppid() != int(pid)
+    return None if pid is None else int(pid)
 
 
 def run_node(factory, name: str, args=None) -> int:
@@ -42,9 +42,10 @@ def run_node(factory, name: str, args=None) -> int:
         node = factory()
         executor = SingleThreadedExecutor()
         executor.add_node(node)
+        launcher = launcher_pid()
         while not stop.is_set() and not getattr(node, "finished", False) and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
-            if launcher_gone():
+            if launcher is not None and os.getppid() != launcher:
                 print(f"{name}: the launcher is gone; stopping", file=sys.stderr, flush=True)
                 break
     except (HumanoidManipError, ParameterException, NameValidationException) as exc:

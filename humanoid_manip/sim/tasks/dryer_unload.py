@@ -13,7 +13,12 @@ from humanoid_manip.robot.mujoco_model import ROBOT_BITS, WORLD_BIT
 from humanoid_manip.sim.tasks._dryer import build_dryer, door_angle
 from humanoid_manip.sim.tasks._reactive import ReactiveExpert
 from humanoid_manip.sim.tasks.base import Expert, Range, Task, register, uniform
-from humanoid_manip.sim.tasks.dryer_open import DryerSceneConfig, dryer_layout, layout_conditions
+from humanoid_manip.sim.tasks.dryer_open import (
+    PARKED,
+    DryerSceneConfig,
+    dryer_layout,
+    layout_conditions,
+)
 
 CLOTH_BIT = 16  # cloth touches the world and the robot, never other cloth (speed)
 CLOTH_GRID = 5  # vertices per side of each piece
@@ -168,17 +173,18 @@ class DryerUnload(Task):
     def conditions(self) -> dict[str, str]:
         return {"pieces": str(len(self.pieces)), **layout_conditions(self.layout)}
 
-    def left_to_unload(self, model, data) -> list[int]:
-        """The pieces still up at the opening (in the drum or hanging over its lip, not in the
-        basket nor fallen), nearest the opening first: what the expert goes after."""
+    def left_to_unload(self, model, data) -> list[np.ndarray]:
+        """Centres (world) of the pieces still up at the opening (in the drum or hanging over
+        its lip, not in the basket nor fallen), nearest the opening first: what the expert goes
+        after."""
         out = []
         for k in range(len(self.pieces)):
             v = self.vertices(model, data, k)
             c = v.mean(0)
             if c[2] > self.basket_rim and c[0] > self.layout.front_x - HANGING \
                     and not self.inside_basket(v).all():
-                out.append((c[0], k))
-        return [k for _, k in sorted(out)]
+                out.append(c)
+        return sorted(out, key=lambda c: c[0])
 
     def expert(self, sim) -> Expert:
         return RakeExpert(sim)
@@ -223,8 +229,7 @@ class RakeExpert(ReactiveExpert):
     def target_piece(self, sim) -> np.ndarray | None:
         """Centre (world) of the piece nearest the opening still to unload."""
         left = self.task.left_to_unload(sim.model, sim.data)
-        return None if not left else \
-            self.task.vertices(sim.model, sim.data, left[0]).mean(0)
+        return left[0] if left else None
 
     def rake_spot(self, c: np.ndarray) -> np.ndarray:
         """Where the palm presses before curling: RAKE_BEHIND in front of the piece's centre."""
@@ -329,4 +334,3 @@ CLEAR_X = -0.12  # a palm this far in front of the opening is clear of it, finge
 CLOSED = 0.85  # power closure from which a curl is done: drag
 DRAG_X, DRAG_Z = -0.04, 0.03  # the drag ends just outside the lip, low
 OVER_X, OVER_Z = -0.15, -0.03  # where the closed hand opens over the basket
-PARKED = {"left": np.array([0.30, 0.38, 1.22]), "right": np.array([0.30, -0.38, 1.22])}
