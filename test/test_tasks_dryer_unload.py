@@ -123,3 +123,42 @@ def test_the_expert_decides_from_the_state_alone(sim):
         if a.palms[side].quat is not None:
             np.testing.assert_allclose(a.palms[side].quat, b.palms[side].quat)
         np.testing.assert_allclose(a.hands[side], b.hands[side], atol=0.05)
+
+
+
+def test_an_open_hand_stopped_short_of_the_floor_rakes_where_it_is(sim):
+    """A palm held open 1.5 cm above where the expert would press and 4 cm astray of its rake spot
+    (where a learner hovers) is low enough to rake: a fresh expert curls there instead of
+    lifting out and coming in again, and presses down while it curls."""
+    from humanoid_manip.sim.tasks._reactive import PalmHandCommand
+    from humanoid_manip.sim.tasks.dryer_open import PARKED
+    from humanoid_manip.sim.tasks.dryer_unload import PRESSED_Z, RAKE_REACH, RakeExpert
+
+    class Hover(RakeExpert):
+        """The expert's way in, then the open palm held still at `hover` (relative to the lip)."""
+
+        def decide(self, sim, mode):
+            return "hover" if mode == "hover" or super().decide(sim, mode) == "press" else "reach"
+
+        def steer(self, sim, mode):
+            if mode != "hover":
+                return super().steer(sim, mode)
+            h = self.hand
+            return PalmHandCommand(
+                {h: self.toward(sim, h, self.world(hover), self.down),
+                 self.other: self.park(sim, self.other, PARKED[self.other])},
+                {h: self.grip(sim, h, "power", 0.0), self.other: self.grip(sim, self.other, "power", 0.0)})
+
+    sim.reset(4)
+    e = Hover(sim)
+    spot = e.rake_spot(e.target_piece(sim))
+    hover = spot + [0.0, 0.04, 0.015]
+    assert np.linalg.norm((hover - spot)[:2]) < RAKE_REACH and hover[2] < PRESSED_Z
+    for _ in range(1000):  # 2 s: in over the lip, then down to the hover point
+        sim.step(e.act(sim))
+    r = e.rel(e.palm(sim, e.hand)[0])
+    assert e.mode == "hover" and np.linalg.norm(r - hover) < 0.01, r - hover
+    fresh = sim.task.expert(sim)
+    cmd = fresh.command(sim)
+    assert fresh.mode == "rake"
+    assert cmd.palms[fresh.hand].position[2] < e.palm(sim, e.hand)[0][2] - 0.005  # pressing down

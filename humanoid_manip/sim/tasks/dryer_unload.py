@@ -239,13 +239,6 @@ class RakeExpert(ReactiveExpert):
     def closed(self, sim) -> float:
         return self.closure(sim, self.hand, "power")
 
-    def palm_speed(self, sim) -> float:
-        """The working palm's linear speed (m/s)."""
-        v = np.zeros(6)
-        mujoco.mj_objectVelocity(sim.model, sim.data, mujoco.mjtObj.mjOBJ_SITE,
-                                 sim.model.site(f"{self.hand}_palm").id, v, 0)
-        return float(np.linalg.norm(v[3:]))
-
     # -- decisions -----------------------------------------------------------------------------
     def decide(self, sim, mode):
         r = self.rel(self.palm(sim, self.hand)[0])
@@ -264,10 +257,9 @@ class RakeExpert(ReactiveExpert):
         if c is None:
             return "done"
         off = np.linalg.norm((r - self.rake_spot(c))[:2])
-        if r[0] > 0.0 and off < 0.03 and (r[2] < RAKE_Z + 0.006
-                                           or (r[2] < PRESSED_Z and self.palm_speed(sim) < 0.01)):
-            return "rake"  # pressed down, or as far down as the palm goes here
-        if r[0] > 0.0 and (off < 0.015 or mode == "press") and r[2] < ENTER_Z + 0.01:
+        if r[0] > 0.0 and off < RAKE_REACH and r[2] < PRESSED_Z:
+            return "rake"  # an open hand low near the piece rakes where it is
+        if r[0] > 0.0 and (off < 0.025 or mode == "press") and r[2] < ENTER_Z + 0.01:
             return "press"
         return "reach"
 
@@ -285,8 +277,9 @@ class RakeExpert(ReactiveExpert):
         close = 0.0
         if mode == "drag":  # straight out over the lip, low, at the palm's own y
             close, goal = 1.0, self.world([DRAG_X, r[1], DRAG_Z])
-        elif mode == "rake":  # curl the fingers, the palm held where the curl began
-            close, goal = 1.0, self.anchor["palm"]
+        elif mode == "rake":  # curl the fingers, pressing down from where the curl began
+            a = self.rel(self.anchor["palm"])
+            close, goal = 1.0, self.world([a[0], a[1], min(a[2], RAKE_Z) - 0.01])
         elif mode == "over":  # down beside the cabinet over the basket, still closed
             close, goal = 1.0, self.world(self.over_rel())
         elif mode == "release":
@@ -326,7 +319,8 @@ class RakeExpert(ReactiveExpert):
 
 RAKE_BEHIND = 0.05  # the palm presses this far in front of the piece's centre
 RAKE_X = (0.01, 0.08)  # how far into the drum the rake spot may lie (from the front)
-PRESSED_Z = 0.04  # a palm stopped below this (fingers on the drum) is as low as it goes
+PRESSED_Z = 0.04  # an open palm below this, near its spot, is low enough to rake
+RAKE_REACH = 0.05  # how far (m, across the floor) from its spot an open palm still rakes
 RAKE_Z = 0.02  # the palm's height above the drum's floor while raking
 ENTER_Z = 0.07  # the palm's height over the lip on the way in and out
 PRE_X = -0.10  # where the palm lines up in front of the opening before going in
