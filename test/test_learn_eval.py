@@ -43,3 +43,35 @@ def test_eval_refuses_seeds_the_policy_was_trained_on(policy, robot, capsys):
     assert report["task"] == "zip_bag_open" and len(report["episodes"]) == 1
     assert set(report) >= {"success_rate", "mean_progress", "safety_interventions",
                            "safety_stops"}
+
+
+
+
+def test_eval_freeze_images_shows_a_seeing_policy_its_first_frame(policy, robot, tmp_path,
+                                                                   capsys):
+    """`eval --freeze-images` (the ablation) says so in its report, and changes the torques of
+    a policy that reads its cameras (torque from the images' brightness), not of one that
+    ignores them."""
+    import numpy as np
+
+    from humanoid_manip.data.episode import read_episode
+    from humanoid_manip.loop import EpisodeJob, run_job
+
+    for extra in ([], ["--freeze-images"]):
+        assert main(["eval", "--policy", str(policy), "--task", "pick_place", "--episodes", "1",
+                     "--seed", "9", "--time-limit", "0.1", "--json", "--workers", "1"]
+                    + extra) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert report["freeze_images"] == bool(extra)
+    seeing = save(pd_policy(robot, tasks=TASKS,
+                            image_gain=np.full((len(robot.camera_names), robot.n), 2.0)),
+                  tmp_path / "seeing.onnx")
+    commands = {}
+    for name, file in (("blind", policy), ("seeing", seeing)):
+        for frozen in (False, True):
+            out = tmp_path / f"{name}{frozen}"
+            r = run_job(EpisodeJob("pick_place", 9, "policy", policy=str(file), out_dir=str(out),
+                                   time_limit_s=0.3, delay_steps=1, freeze_images=frozen))
+            commands[name, frozen] = read_episode(r.path, images=False).command
+    np.testing.assert_array_equal(commands["blind", False], commands["blind", True])
+    assert not np.allclose(commands["seeing", False], commands["seeing", True])

@@ -110,3 +110,31 @@ def test_eval_runs_the_shipped_teacher_on_the_privileged_state(capsys):
                  "--episodes", "1", "--time-limit", "0.1", "--videos", "0", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["task"] == "pick_place" and len(report["episodes"]) == 1
+
+
+def test_the_dryer_open_teachers_weights_are_shipped_for_its_student(robot, tmp_path):
+    """config/student.yaml starts its student from policies/teacher_dryer_open.pt: the very
+    checkpoint the shipped teacher_dryer_open.onnx was exported from, its weights only."""
+    import numpy as np
+
+    from humanoid_manip.learn.config import load_flywheel_config
+    from humanoid_manip.learn.export import export_checkpoint
+    from humanoid_manip.learn.train import load_policy
+
+    pt = POLICIES / "teacher_dryer_open.pt"
+    assert load_flywheel_config(paths.config_path("student.yaml")).init_from == \
+        "policies/teacher_dryer_open.pt"
+    _, data = load_policy(pt)
+    assert data["optimizer_state"] is None
+    lineage = json.loads((POLICIES / "teacher_dryer_open.lineage.json").read_text())
+    assert data["manifest"]["id"] == lineage["checkpoint"]["id"]
+    again = PolicyRuntime(export_checkpoint(pt, tmp_path / "t.onnx", robot), robot,
+                          provider="cpu", task="dryer_open")
+    shipped = PolicyRuntime(POLICIES / "teacher_dryer_open.onnx", robot, provider="cpu",
+                            task="dryer_open")
+    rng = np.random.default_rng(0)
+    q = robot.home + rng.normal(0, 0.05, robot.n)
+    priv = rng.normal(0, 0.3, shipped.contract.privileged_size)
+    a = again.step(None, q, np.zeros(robot.n), priv)
+    b = shipped.step(None, q, np.zeros(robot.n), priv)
+    np.testing.assert_allclose(a, b, atol=1e-5)

@@ -243,3 +243,39 @@ def test_delay_steps_hold_the_request_back(robot, tmp_path, delay):
                     delay_steps=delay)
     cmd = read_episode(r.path, images=False).command
     assert len(cmd) == 10 and not np.any(cmd[:delay]) and np.all(cmd[delay:] == 0.5)
+
+
+def test_frozen_images_show_the_policy_the_first_frame_and_leave_the_joints_live(robot):
+    """The ablation of issue 14 (`eval --freeze-images`): the driver inside sees each camera's
+    first frame at every tick while the cameras and the joints move on."""
+    from humanoid_manip.loop import FrozenImages
+
+    class Seeing(ExpertDriver):
+        """The expert acting, keeping what it was shown."""
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def act(self, sim, obs):
+            self.seen.append((obs.position.copy(), {k: v.copy() for k, v in obs.images.items()}))
+            return super().act(sim, obs)
+
+    runs = {}
+    for frozen in (False, True):
+        sim = _sim(robot, 0.5, render=True)
+        inner = Seeing()
+        run_episode(sim, FrozenImages(inner) if frozen else inner, _monitor(robot), seed=3)
+        runs[frozen] = inner.seen
+    live, frozen = runs[False], runs[True]
+    assert len(live) == len(frozen) == 50
+    cam = robot.camera_names[0]
+    assert not np.array_equal(live[0][1][cam], live[-1][1][cam])  # the camera sees the arm move
+    for (q, images), (q_live, images_live) in zip(frozen, live):
+        np.testing.assert_array_equal(q, q_live)  # the expert ignores images: the same episode
+        for c in robot.camera_names:
+            np.testing.assert_array_equal(images[c], frozen[0][1][c])
+    with pytest.raises(ValueError, match="freeze_images"):
+        from humanoid_manip.loop import EpisodeJob
+
+        EpisodeJob("pick_place", 0, "expert", freeze_images=True)

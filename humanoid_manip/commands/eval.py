@@ -38,6 +38,9 @@ def add_arguments(p) -> None:
                         "steps after the state it answers (default: config/train.yaml eval, "
                         "1: the sim stack's timing, so `up sim` runs the same episode; "
                         "0: lockstep)")
+    p.add_argument("--freeze-images", action="store_true",
+                   help="the ablation: the policy sees each camera's first frame for the whole "
+                        "episode (joints stay live); a policy that uses its eyes collapses")
     p.add_argument("--config", type=existing_file, help="settings (default config/train.yaml)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--force", action="store_true", help="replace an earlier report of this "
@@ -80,7 +83,8 @@ def run(args) -> int:
     report = evaluate(policy, args.task, cfg.episodes, args.seed, out_dir=args.out,
                       videos=cfg.videos if args.out else 0, progress=not args.json,
                       time_limit_s=args.time_limit, delay_steps=cfg.delay_steps,
-                      workers=args.workers, address=args.address)
+                      workers=args.workers, address=args.address,
+                      freeze_images=args.freeze_images)
     if args.json:
         print(json.dumps(report))
     else:

@@ -118,7 +118,8 @@ def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: di
             "samples_per_s": float(sorted(rates)[len(rates) // 2]),
             "device": str(resolve_device(train_cfg.device)), "train_wall_s":
             time.perf_counter() - t0,
-            "offline_error": result.manifest.get("offline_error")}
+            "offline_error": result.manifest.get("offline_error"),
+            "state_estimate_error": result.manifest.get("state_estimate_error")}
 
 
 def _valid_episodes(data_dir: Path, robot, progress: bool) -> tuple[list[Path], dict]:

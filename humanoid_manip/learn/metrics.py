@@ -93,6 +93,36 @@ def offline_errors(model: PolicyNet, episodes: Sequence[EpisodeArrays], robot) -
     return out
 
 
+@torch.no_grad()
+def state_estimate_errors(model: PolicyNet, episodes: Sequence[EpisodeArrays]) -> dict | None:
+    """How well a state-estimating student sees: its object-state estimate from the cameras
+    against the recorded privileged state, teacher-forced over every tick of `episodes`.
+
+    {"rmse": per dimension in the state's own units (metres, radians, flags), "normalized":
+    the auxiliary loss's mean squared error in the teacher's standard deviations}; None for a
+    model without an estimate."""
+    if not model.estimates_state:
+        return None
+    model = model.eval()
+    enc = model.state_encoder
+    sq, sq_n, ticks = None, 0.0, 0
+    for e in episodes:
+        proprio = torch.from_numpy(np.ascontiguousarray(e.proprio, np.float32))[None]
+        obs = model.pixels(torch.from_numpy(e.frames))[None]
+        frame_of = torch.from_numpy(np.asarray(e.frame_of, np.int64))[None]
+        _, est = model.forward_sequence(obs, frame_of, model.normalize_proprio(proprio),
+                                        torch.tensor([e.task]), with_estimate=True)
+        est = est[0]
+        truth = torch.from_numpy(np.ascontiguousarray(e.privileged, np.float32))
+        err = est * enc.std + enc.mean - truth
+        sq = (err ** 2).sum(0) if sq is None else sq + (err ** 2).sum(0)
+        sq_n += float((((est - (truth - enc.mean) / enc.std)) ** 2).mean(-1).sum())
+        ticks += len(truth)
+    if sq is None:
+        return None
+    return {"rmse": [float(x) for x in torch.sqrt(sq / ticks)], "normalized": sq_n / ticks}
+
+
 def format_errors(errors: dict) -> str:
     """A small table: one row per answer, one column per joint group."""
     cols = [*GROUPS, "all"]

@@ -564,10 +564,13 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
                  parallel=parallel)
     # the held-out error, per joint group, beside the baselines (rank 0 wrote the checkpoint)
     if offline is not None and (parallel is None or parallel.rank == 0):
-        from humanoid_manip.learn.metrics import offline_errors
+        from humanoid_manip.learn.metrics import offline_errors, state_estimate_errors
 
         data = read_checkpoint(result.checkpoint)
         result.manifest["offline_error"] = offline_errors(result.model, val_episodes, robot)
+        seen = state_estimate_errors(result.model, val_episodes)
+        if seen is not None:  # a student: how well its cameras give the teacher's state
+            result.manifest["state_estimate_error"] = seen
         result.manifest["offline_episodes"] = [e.id for e in val_episodes]
         data["manifest"] = result.manifest
         tmp = result.checkpoint.with_suffix(".tmp")

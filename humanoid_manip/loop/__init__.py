@@ -16,13 +16,14 @@ The driver contract (loop/driver.py):
 - `done(sim)`: the episode settles for SETTLE_S and ends; `source()`: the file's lineage;
 - `rate_hz`: None (the control rate) or the rate it must be ticked at (a 500 Hz replay).
 Wrappers compose (DartNoise(DaggerDriver(...))): they call the inner driver and change what
-is executed, what is labelled, or both.
+is executed, what is labelled, or both; FrozenImages changes what the inner driver sees.
 """
 from humanoid_manip.loop.driver import Action, Driver, LoopError, Observation
 from humanoid_manip.loop.drivers import (
     DaggerDriver,
     DartNoise,
     ExpertDriver,
+    FrozenImages,
     PolicyDriver,
     ReplayDriver,
     TakeoverDriver,
@@ -41,7 +42,7 @@ from humanoid_manip.loop.recorder import EpisodeRecorder
 from humanoid_manip.loop.runner import JobResult, JobResults, Workers, default_workers, run_jobs
 
 __all__ = ["SETTLE_S", "SUCCESS_HOLD_S", "Action", "DaggerDriver", "DartNoise", "Driver",
-           "EpisodeJob", "EpisodeRecorder", "EpisodeReport", "ExpertDriver", "JobResult",
-           "JobResults", "LoopError", "Observation", "PolicyDriver", "ReplayDriver",
+           "EpisodeJob", "EpisodeRecorder", "EpisodeReport", "ExpertDriver", "FrozenImages",
+           "JobResult", "JobResults", "LoopError", "Observation", "PolicyDriver", "ReplayDriver",
            "TakeoverDriver", "TeleopExpertDriver", "Workers", "default_workers", "replay_torques",
            "run_episode", "run_expert", "run_job", "run_jobs"]

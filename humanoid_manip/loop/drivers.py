@@ -6,6 +6,7 @@ Experts are used only through `sim.tasks.base.Expert`: `command(sim)` for the te
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -168,6 +169,33 @@ class DaggerDriver(Driver):
         if self.stall_s:
             out["stall"] = {"seconds": self.stall_s, "then": self.on_stall}
         return out
+
+
+class FrozenImages(Driver):
+    """The ablation that shows whether a policy uses its eyes: the inner driver sees each
+    camera's first frame of the episode at every tick, while the joint state stays live."""
+
+    def __init__(self, inner: Driver):
+        self.inner = inner
+        self.rate_hz = inner.rate_hz
+        self._first: dict[str, np.ndarray] | None = None
+
+    def reset(self, sim: Simulation) -> None:
+        self.inner.reset(sim)
+        self._first = None
+
+    def act(self, sim: Simulation, obs: Observation) -> Action:
+        if obs.images is not None:
+            if self._first is None:
+                self._first = {k: np.array(v, copy=True) for k, v in obs.images.items()}
+            obs = replace(obs, images=self._first)
+        return self.inner.act(sim, obs)
+
+    def done(self, sim: Simulation) -> bool:
+        return self.inner.done(sim)
+
+    def source(self) -> dict[str, Any]:
+        return {**self.inner.source(), "images": "frozen at the episode's first frame (ablation)"}
 
 
 class DartNoise(Driver):

@@ -50,6 +50,7 @@ class EpisodeJob:
     # dagger driver: a policy file that labels instead of the task's expert (distillation: a
     # privileged-state teacher labels what the pixel student does)
     labeler: str | bytes | None = None
+    freeze_images: bool = False  # policy driver: the cameras' first frames at every tick (ablation)
 
     def __post_init__(self):
         if self.driver not in DRIVERS:
@@ -60,6 +61,8 @@ class EpisodeJob:
             raise ValueError("a takeover job needs takeover_after")
         if self.labeler is not None and self.driver != "dagger":
             raise ValueError(f"only a dagger job has a labeler, not a {self.driver} job")
+        if self.freeze_images and (self.driver != "policy" or not self.render):
+            raise ValueError("freeze_images is for a policy job with rendering on")
 
     @property
     def name(self) -> str:
@@ -131,6 +134,8 @@ def make_driver(job: EpisodeJob):
         driver = drivers.TakeoverDriver(job.takeover_after, job.perturb, rate_hz=job.expert_hz)
     else:
         driver = drivers.PolicyDriver(_runtime(job.policy, job.task), job.policy_id)
+        if job.freeze_images:
+            driver = drivers.FrozenImages(driver)
         if job.driver == "dagger":
             labeler = (drivers.ExpertDriver() if job.labeler is None else
                        drivers.PolicyDriver(_runtime(job.labeler, job.task, "labeler")))
