@@ -138,3 +138,22 @@ def test_the_dryer_open_teachers_weights_are_shipped_for_its_student(robot, tmp_
     a = again.step(None, q, np.zeros(robot.n), priv)
     b = shipped.step(None, q, np.zeros(robot.n), priv)
     np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_the_shipped_student_sees_the_cameras_and_is_evaluated_on_50_unseen_seeds(robot):
+    """policies/student_dryer_open.onnx (issue 14): a pixel policy the stack accepts, distilled
+    through a state estimate whose held-out error its lineage carries, evaluated on 50 unseen
+    seeds at the stack's timing."""
+    student = PolicyRuntime(POLICIES / "student_dryer_open.onnx", robot, provider="cpu",
+                            task="dryer_open")
+    c = student.contract
+    assert not student.is_teacher and list(c.camera_names) == list(robot.camera_names)
+    model = c.lineage["source"]["train_config"]["model"]
+    assert model["observation"] == "pixels" and model["state_estimate"]
+    seen = c.lineage["state_estimate_error"]
+    assert len(seen["rmse"]) == model["privileged_size"] and seen["normalized"] < 0.1
+    report = json.loads((POLICIES / "student_dryer_open.eval.json").read_text())
+    ev = report["tasks"]["dryer_open"]
+    assert report["checkpoint"] == c.lineage["id"]
+    assert ev["seeds"] == list(range(1_000_000, 1_000_050)) and ev["delay_steps"] == 1
+    assert not training_seeds(c.lineage, "dryer_open") & set(ev["seeds"])

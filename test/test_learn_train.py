@@ -188,5 +188,16 @@ def test_the_command_trains_on_a_dataset_folder_and_exports(tmp_path, robot, cap
     shipped = json.loads((rel / "p.eval.json").read_text())
     assert shipped["checkpoint"] == data_ckpt["manifest"]["id"]
     assert shipped["tasks"]["pick_place"]["seeds"] == [1_000_000, 1_000_001]
+    assert shipped["tasks"]["pick_place"]["delay_steps"] == 1  # the stack's timing, kept
+    # an ablation's report, or reports of two timings, are not a release's evaluation
+    for extra in (["--freeze-images"], ["--delay-steps", "0", "--seed", "1000002"]):
+        assert main(["eval", "--policy", str(out / "policy.onnx"), "--task", "pick_place",
+                     "--episodes", "1", "--time-limit", "0.1", "--videos", "0", "--workers",
+                     "1", "--out", str(tmp_path / "x"), "--force", *extra]) == 0
+        assert main(["ship", str(out), "--dest", str(rel), "--name", "p", "--force", "--merge",
+                     str(tmp_path / "e" / "eval_pick_place.json"),
+                     str(tmp_path / "x" / "eval_pick_place.json")]) == 2
+        assert ("frozen images" if "--freeze-images" in extra else "different timings") in \
+            capsys.readouterr().err
     lineage = json.loads((rel / "p.lineage.json").read_text())
     assert lineage["pipeline"]["command"] == "humanoid-manip train" and lineage["round"] is None

@@ -75,7 +75,16 @@ def write_release(run: str | os.PathLike, dest: str | os.PathLike, round_no: int
         for p in sorted((run / f"round{r}" / "eval").glob("eval_*.json"))}
     for extra in more or []:
         reports.setdefault(extra["task"], {"episodes": [], "lineage": {}})
+    for extra in more or []:
+        if extra.get("freeze_images"):
+            raise ShipError(f"the {extra['task']} report was run with frozen images (an "
+                            "ablation): a release's evaluation is of the policy as it runs")
     for task, report in sorted(reports.items()):
+        timings = {x["delay_steps"] for x in [report, *(more or [])]
+                   if x.get("task", task) == task and "delay_steps" in x}
+        if len(timings) > 1:
+            raise ShipError(f"the {task} reports were run at different timings (delay_steps "
+                            f"{sorted(timings)}); merge reports of one timing")
         eps = {e["seed"]: dict(e, machine="run") for e in report["episodes"]}
         for extra in more or []:
             if extra["task"] == task:
@@ -88,6 +97,8 @@ def write_release(run: str | os.PathLike, dest: str | os.PathLike, round_no: int
                  or _time_limit(task))
         s = summarize(episodes, task, outputs["onnx"].name, lineage, limit, robot)
         s["machine_of_seed"] = {str(k): v["machine"] for k, v in sorted(eps.items())}
+        if timings:  # the evaluation's timing (1: the sim stack's), as `eval` reported it
+            s["delay_steps"] = timings.pop()
         evals[task] = s
     table = {t: {"episodes": len(v["episodes"]), "success_rate": v["success_rate"],
                  "mean_progress": v["mean_progress"], "mean_max_progress": v["mean_max_progress"],
