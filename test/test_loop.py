@@ -271,7 +271,7 @@ def test_frozen_images_show_the_policy_the_first_frame_and_leave_the_joints_live
     assert len(live) == len(frozen) == 50
     cam = robot.camera_names[0]
     assert not np.array_equal(live[0][1][cam], live[-1][1][cam])  # the camera sees the arm move
-    for (q, images), (q_live, images_live) in zip(frozen, live):
+    for (q, images), (q_live, _) in zip(frozen, live):
         np.testing.assert_array_equal(q, q_live)  # the expert ignores images: the same episode
         for c in robot.camera_names:
             np.testing.assert_array_equal(images[c], frozen[0][1][c])

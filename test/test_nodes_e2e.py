@@ -195,15 +195,15 @@ def test_sim_policy_and_monitor_close_the_loop_and_an_estop_stops_the_robot(robo
 
 
 def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(robot):
-    """scripts/demo.sh's stack: the shipped policy, the monitor and the sim in lockstep open the
-    dryer on seed 1,000,015, and the robot's state about 1 s in is, bit for bit, the one
-    `humanoid-manip eval --delay-steps 1` computes in one process."""
+    """scripts/demo.sh's stack: the shipped pixel student, the monitor and the sim in lockstep
+    open the dryer on the first unseen seed, 1,000,000, and the robot's state about 1 s in is,
+    bit for bit, the one `humanoid-manip eval --delay-steps 1` computes in one process."""
     from humanoid_manip.loop import PolicyDriver, run_episode
     from humanoid_manip.policy import PolicyRuntime
     from humanoid_manip.safety import SafetyMonitor, load_safety_config
     from humanoid_manip.sim import CLOCK_START_S, Simulation, make_task
 
-    seed, at = 1_000_015, 1.0
+    seed, at = 1_000_000, 1.0
     # Once in 12 runs of this file here, the sim waited out its 2 s lockstep timeout once
     # (a stall whose cause is not found yet; the episode still succeeds): such a run is not the
     # deterministic loop this test compares, so it runs the stack once more and says so.
@@ -224,7 +224,7 @@ def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(ro
 
     task = make_task("dryer_open")
     task = make_task("dryer_open", replace(task.config, time_limit_s=at))
-    runtime = PolicyRuntime("policies/default.onnx", robot, provider="cpu", task="dryer_open")
+    runtime = PolicyRuntime(MAIN_JOB_POLICY, robot, provider="cpu", task="dryer_open")
     with Simulation(task, seed=seed, robot=robot) as sim:
         run_episode(sim, PolicyDriver(runtime), SafetyMonitor(robot, load_safety_config()),
                     seed=seed, delay_steps=1, until_success_s=0.3)
@@ -234,10 +234,14 @@ def test_the_main_job_opens_the_dryer_and_its_episode_is_the_evaluation_loops(ro
     np.testing.assert_array_equal(np.asarray(there[0].velocity), here.velocity, err_msg=ended)
 
 
+MAIN_JOB_POLICY = "policies/student_dryer_open.onnx"  # as scripts/demo.sh runs it
+
+
 def _main_job(seed: int):
     """scripts/demo.sh's stack until its first episode ends: the stack, the joint states an
     observer kept, the episode's end line and the exit code."""
-    stack = Stack("--enable", "--task", "dryer_open", "--seed", str(seed), "--duration", "600")
+    stack = Stack("--enable", "--task", "dryer_open", "--seed", str(seed), "--policy",
+                  MAIN_JOB_POLICY, "--duration", "600")
     obs = Observer(reliable_states=True)
     done = f"episode 0 (dryer_open, seed {seed}) ended:"
     try:

@@ -147,7 +147,8 @@ def test_an_open_hand_stopped_short_of_the_floor_rakes_where_it_is(sim):
             return PalmHandCommand(
                 {h: self.toward(sim, h, self.world(hover), self.down),
                  self.other: self.park(sim, self.other, PARKED[self.other])},
-                {h: self.grip(sim, h, "power", 0.0), self.other: self.grip(sim, self.other, "power", 0.0)})
+                {h: self.grip(sim, h, "power", 0.0),
+                 self.other: self.grip(sim, self.other, "power", 0.0)})
 
     sim.reset(4)
     e = Hover(sim)

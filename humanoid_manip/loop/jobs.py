@@ -50,7 +50,8 @@ class EpisodeJob:
     # dagger driver: a policy file that labels instead of the task's expert (distillation: a
     # privileged-state teacher labels what the pixel student does)
     labeler: str | bytes | None = None
-    freeze_images: bool = False  # policy driver: the cameras' first frames at every tick (ablation)
+    # policy driver: the cameras' first frames at every tick (the ablation)
+    freeze_images: bool = False
 
     def __post_init__(self):
         if self.driver not in DRIVERS:
