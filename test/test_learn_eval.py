@@ -45,8 +45,6 @@ def test_eval_refuses_seeds_the_policy_was_trained_on(policy, robot, capsys):
                            "safety_stops"}
 
 
-
-
 def test_eval_freeze_images_shows_a_seeing_policy_its_first_frame(policy, robot, tmp_path,
                                                                    capsys):
     """`eval --freeze-images` (the ablation) says so in its report, and changes the torques of

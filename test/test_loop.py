@@ -248,7 +248,7 @@ def test_delay_steps_hold_the_request_back(robot, tmp_path, delay):
 def test_frozen_images_show_the_policy_the_first_frame_and_leave_the_joints_live(robot):
     """The ablation of issue 14 (`eval --freeze-images`): the driver inside sees each camera's
     first frame at every tick while the cameras and the joints move on."""
-    from humanoid_manip.loop import FrozenImages
+    from humanoid_manip.loop import EpisodeJob, FrozenImages
 
     class Seeing(ExpertDriver):
         """The expert acting, keeping what it was shown."""
@@ -276,6 +276,4 @@ def test_frozen_images_show_the_policy_the_first_frame_and_leave_the_joints_live
         for c in robot.camera_names:
             np.testing.assert_array_equal(images[c], frozen[0][1][c])
     with pytest.raises(ValueError, match="freeze_images"):
-        from humanoid_manip.loop import EpisodeJob
-
         EpisodeJob("pick_place", 0, "expert", freeze_images=True)

@@ -125,10 +125,9 @@ def test_the_expert_decides_from_the_state_alone(sim):
         np.testing.assert_allclose(a.hands[side], b.hands[side], atol=0.05)
 
 
-
 def test_an_open_hand_stopped_short_of_the_floor_rakes_where_it_is(sim):
-    """A palm held open 1.5 cm above where the expert would press and 4 cm astray of its rake spot
-    (where a learner hovers) is low enough to rake: a fresh expert curls there instead of
+    """A palm held open 1.5 cm above its rake spot and 4 cm astray of it (where a learner
+    hovers) is low enough to rake: a fresh expert curls there instead of
     lifting out and coming in again, and presses down while it curls."""
     from humanoid_manip.sim.tasks._reactive import PalmHandCommand
     from humanoid_manip.sim.tasks.dryer_open import PARKED

@@ -23,18 +23,23 @@ GROUPS = ("left_arm", "right_arm", "left_hand", "right_hand", "head")
 BASELINES = ("gravity_only", "hold_previous_target")
 
 
-@torch.no_grad()
-def episode_torques(model: PolicyNet, e: EpisodeArrays) -> torch.Tensor:
-    """The model's torque at every tick of a recorded episode (teacher-forced), [T, J]."""
-    model = model.eval()
+def _episode_inputs(model: PolicyNet, e: EpisodeArrays) -> tuple:
+    """forward_sequence's inputs for a whole recorded episode (a batch of one), and its proprio."""
     proprio = torch.from_numpy(np.ascontiguousarray(e.proprio, np.float32))[None]
     if model.privileged:
         obs = torch.from_numpy(np.ascontiguousarray(e.privileged, np.float32))[None]
     else:
         obs = model.pixels(torch.from_numpy(e.frames))[None]
     frame_of = torch.from_numpy(np.asarray(e.frame_of, np.int64))[None]
-    task = torch.tensor([e.task])
-    u = model.forward_sequence(obs, frame_of, model.normalize_proprio(proprio), task)[0]
+    return (obs, frame_of, model.normalize_proprio(proprio), torch.tensor([e.task])), proprio
+
+
+@torch.no_grad()
+def episode_torques(model: PolicyNet, e: EpisodeArrays) -> torch.Tensor:
+    """The model's torque at every tick of a recorded episode (teacher-forced), [T, J]."""
+    model = model.eval()
+    inputs, proprio = _episode_inputs(model, e)
+    u = model.forward_sequence(*inputs)[0]
     if model.cfg.action == "torque":
         return model.torque_from_normalized(u)
     q_star = model.targets(u, proprio[0])  # [T, K, J]
@@ -107,16 +112,12 @@ def state_estimate_errors(model: PolicyNet, episodes: Sequence[EpisodeArrays]) -
     enc = model.state_encoder
     sq, sq_n, ticks = None, 0.0, 0
     for e in episodes:
-        proprio = torch.from_numpy(np.ascontiguousarray(e.proprio, np.float32))[None]
-        obs = model.pixels(torch.from_numpy(e.frames))[None]
-        frame_of = torch.from_numpy(np.asarray(e.frame_of, np.int64))[None]
-        _, est = model.forward_sequence(obs, frame_of, model.normalize_proprio(proprio),
-                                        torch.tensor([e.task]), with_estimate=True)
-        est = est[0]
+        inputs, _ = _episode_inputs(model, e)
+        est = model.forward_sequence(*inputs, with_estimate=True)[1][0]
         truth = torch.from_numpy(np.ascontiguousarray(e.privileged, np.float32))
         err = est * enc.std + enc.mean - truth
         sq = (err ** 2).sum(0) if sq is None else sq + (err ** 2).sum(0)
-        sq_n += float((((est - (truth - enc.mean) / enc.std)) ** 2).mean(-1).sum())
+        sq_n += float(((est - (truth - enc.mean) / enc.std) ** 2).mean(-1).sum())
         ticks += len(truth)
     if sq is None:
         return None

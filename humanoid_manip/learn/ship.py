@@ -75,7 +75,6 @@ def write_release(run: str | os.PathLike, dest: str | os.PathLike, round_no: int
         for p in sorted((run / f"round{r}" / "eval").glob("eval_*.json"))}
     for extra in more or []:
         reports.setdefault(extra["task"], {"episodes": [], "lineage": {}})
-    for extra in more or []:
         if extra.get("freeze_images"):
             raise ShipError(f"the {extra['task']} report was run with frozen images (an "
                             "ablation): a release's evaluation is of the policy as it runs")
