@@ -113,13 +113,19 @@ class SafetyMonitorNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # --------------------------------------------------------------------------- inputs
-    def _on_joint_state(self, msg: JointStateMsg) -> None:
+    def _on_joint_state(self, msg: JointStateMsg) -> bool:
+        """Keep the newest state; False for one with no time yet (dropped)."""
         stamp = convert.time_to_seconds(msg.header.stamp) if self.tick_on_state else self._now()
+        if stamp <= 0.0:
+            # simulated time before the first /clock: stamped 0, the state would read as stale
+            # by the whole clock start at the first tick, a fault that needs an operator's reset
+            return False
         self._state = convert.joint_state_from_msg(msg, stamp)
+        return True
 
     def _on_joint_state_msg(self, msg: JointStateMsg) -> None:
-        self._on_joint_state(msg)
-        if self.tick_on_state and self._state.stamp > self._last_tick:
+        if self._on_joint_state(msg) and self.tick_on_state and \
+                self._state.stamp > self._last_tick:
             self._on_tick(self._state.stamp)  # a state repeated (same stamp) is answered once
 
     def _on_request(self, msg: JointStateMsg) -> None:
