@@ -154,6 +154,14 @@ def test_a_student_learns_to_see_the_teachers_state_and_exports_without_it(robot
     first = train_policy(tiny_train_config(model=student, steps=1), episodes[:5], robot, TASKS,
                          tmp_path / "first", progress=False, val_episodes=episodes[5:])
     assert seen["normalized"] < 0.7 * first.manifest["state_estimate_error"]["normalized"]
+    # a round started from another checkpoint names it in its lineage
+    assert "init_from" not in result.manifest["source"]
+    warm = train_policy(tiny_train_config(model=student, steps=1), episodes[:5], robot, TASKS,
+                        tmp_path / "warm", progress=False, init_from=result.model,
+                        init_stats=True, init_checkpoint=result.manifest["id"])
+    assert warm.manifest["parents"][0] == result.manifest["id"]
+    assert warm.manifest["source"]["init_from"] == {"checkpoint": result.manifest["id"],
+                                                    "normalization": True}
     model = result.model.eval()
     batch = WindowSampler(episodes[5:], batch_size=2, window=8, seed=2).batch(0)
     with torch.no_grad():

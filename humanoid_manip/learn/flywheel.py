@@ -105,10 +105,11 @@ def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: di
     robot = load_robot()
     episodes = load_arrays(files, tasks, robot, train_cfg)
     val = load_arrays(heldout, tasks, robot, train_cfg) if heldout else ()
-    init_from = load_policy(init)[0] if init else None
+    init_from, init_data = load_policy(init) if init else (None, {})
     result = train_policy(train_cfg, episodes, robot, tasks, Path(rd) / "train",
                           progress=progress, source_info=info, time_budget_s=budget_s,
-                          init_from=init_from, init_stats=init_stats, val_episodes=val)
+                          init_from=init_from, init_stats=init_stats, val_episodes=val,
+                          init_checkpoint=init_data.get("manifest", {}).get("id", ""))
     policy = export_checkpoint(result.checkpoint, Path(rd) / "policy.onnx", robot)
     h = result.history
     rates = [p["samples_per_s"] for p in h[1:]] or [0.0]

@@ -499,12 +499,14 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
                  resume: bool = True, progress: bool = True, val_episodes=(),
                  source_info: dict | None = None, time_budget_s: float | None = None,
                  init_from: PolicyNet | None = None, init_stats: bool = False,
+                 init_checkpoint: str = "",
                  parallel: DataParallel | None = None) -> TrainResult:
     """The whole job on in-memory episodes: stats, model, manifest, sampler, loop, curve.
 
     `init_from`: start from another network's weights wherever names and shapes match (a
     warm start; a student from its teacher: the layers after the state estimate); with
-    `init_stats`, its normalization too, which its layers were trained under.
+    `init_stats`, its normalization too, which its layers were trained under; `init_checkpoint`:
+    that network's checkpoint id, a parent in the lineage (what the weights came from).
     """
     from humanoid_manip.data.lineage import new_manifest
 
@@ -535,8 +537,11 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
         "checkpoint",
         {"type": "behaviour_cloning", "trainer": "humanoid_manip.learn.train",
          "train_config": cfg.to_dict(), "tasks": list(task_names),
-         "train_seeds": {t: sorted(set(v)) for t, v in seeds.items()}, **(source_info or {})},
-        parents=[e.id for e in episodes if e.id], robot=robot,
+         "train_seeds": {t: sorted(set(v)) for t, v in seeds.items()}, **(source_info or {}),
+         **({"init_from": {"checkpoint": init_checkpoint, "normalization": init_stats}}
+            if init_from is not None else {})},
+        parents=[*([init_checkpoint] if init_checkpoint else []),
+                 *(e.id for e in episodes if e.id)], robot=robot,
         extra={"episodes": len(episodes), "ticks": int(sum(len(e) for e in episodes))})
     sampler = WindowSampler(episodes, cfg.batch_size, cfg.window, cfg.burn_in, cfg.seed)
     device = resolve_device(cfg.device)
