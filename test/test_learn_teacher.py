@@ -162,6 +162,13 @@ def test_a_student_learns_to_see_the_teachers_state_and_exports_without_it(robot
     assert warm.manifest["parents"][0] == result.manifest["id"]
     assert warm.manifest["source"]["init_from"] == {"checkpoint": result.manifest["id"],
                                                     "normalization": True}
+    # a one-task student of task_b from this two-task network: task_b's embedding row, by name
+    only_b = [replace(e, task=0) for e in episodes[:5] if e.task == 1]
+    one = train_policy(tiny_train_config(model=student, steps=1, lr=1e-12), only_b, robot,
+                       ["task_b"], tmp_path / "one", progress=False, init_from=result.model,
+                       init_stats=True, init_tasks=TASKS)
+    assert torch.allclose(one.model.task_embedding.weight[0],
+                          result.model.task_embedding.weight[1], atol=1e-6)
     model = result.model.eval()
     batch = WindowSampler(episodes[5:], batch_size=2, window=8, seed=2).batch(0)
     with torch.no_grad():

@@ -109,7 +109,8 @@ def train_round(files: list[str], train_cfg, tasks: list[str], rd: str, info: di
     result = train_policy(train_cfg, episodes, robot, tasks, Path(rd) / "train",
                           progress=progress, source_info=info, time_budget_s=budget_s,
                           init_from=init_from, init_stats=init_stats, val_episodes=val,
-                          init_checkpoint=init_data.get("manifest", {}).get("id", ""))
+                          init_checkpoint=init_data.get("manifest", {}).get("id", ""),
+                          init_tasks=init_data.get("io", {}).get("task_names", ()))
     policy = export_checkpoint(result.checkpoint, Path(rd) / "policy.onnx", robot)
     h = result.history
     rates = [p["samples_per_s"] for p in h[1:]] or [0.0]

@@ -499,14 +499,16 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
                  resume: bool = True, progress: bool = True, val_episodes=(),
                  source_info: dict | None = None, time_budget_s: float | None = None,
                  init_from: PolicyNet | None = None, init_stats: bool = False,
-                 init_checkpoint: str = "",
+                 init_checkpoint: str = "", init_tasks: Sequence[str] = (),
                  parallel: DataParallel | None = None) -> TrainResult:
     """The whole job on in-memory episodes: stats, model, manifest, sampler, loop, curve.
 
     `init_from`: start from another network's weights wherever names and shapes match (a
     warm start; a student from its teacher: the layers after the state estimate); with
     `init_stats`, its normalization too, which its layers were trained under; `init_checkpoint`:
-    that network's checkpoint id, a parent in the lineage (what the weights came from).
+    that network's checkpoint id, a parent in the lineage (what the weights came from);
+    `init_tasks`: its task names, so its task embedding's rows go to the same tasks here (a
+    one-task student from a two-task teacher).
     """
     from humanoid_manip.data.lineage import new_manifest
 
@@ -553,7 +555,14 @@ def train_policy(cfg: TrainConfig, episodes: Sequence[EpisodeArrays], robot,
         val = [vs.batch(i) for i in range(2)]
     if init_from is not None:  # weights (and, with init_stats, normalization) where they fit
         mine = model.state_dict()
-        own = {k: v for k, v in init_from.state_dict().items()
+        theirs = dict(init_from.state_dict())
+        if init_tasks:  # the embedding's rows by task name, where both know the task
+            rows = mine["task_embedding.weight"].clone()
+            for i, name in enumerate(task_names):
+                if name in init_tasks:
+                    rows[i] = theirs["task_embedding.weight"][list(init_tasks).index(name)]
+            theirs["task_embedding.weight"] = rows
+        own = {k: v for k, v in theirs.items()
                if k in mine and v.shape == mine[k].shape
                and (init_stats or k not in NormStats.__dataclass_fields__)}
         model.load_state_dict(own, strict=False)
