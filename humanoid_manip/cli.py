@@ -12,7 +12,7 @@ from humanoid_manip.errors import HumanoidManipError
 
 # One module per verb; each defines HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = ("robot", "demo", "up", "data", "collect", "teleop", "tasks", "expert", "train",
-            "export", "eval", "flywheel", "ship", "bundle", "reset")
+            "export", "eval", "flywheel", "ship", "bundle", "average", "reset")
 
 
 class Parser(argparse.ArgumentParser):

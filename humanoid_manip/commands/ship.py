@@ -1,16 +1,22 @@
 """`humanoid-manip ship`: a flywheel round's policy as a release (policy, lineage, evaluation)."""
 from __future__ import annotations
 
-from humanoid_manip.commands._args import existing_dir, existing_file, non_negative_int, output_dir
+from humanoid_manip.commands._args import (
+    existing_file,
+    existing_path,
+    non_negative_int,
+    output_dir,
+)
 
 HELP = ("copy a flywheel round's (or a training run's) policy file into a release folder "
         "with its lineage and evaluation (NAME.onnx, NAME.lineage.json, NAME.eval.json)")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("run", type=existing_dir,
-                   help="a `humanoid-manip flywheel --out` folder, or a `humanoid-manip train "
-                        "--out` folder (its evaluations then come from --merge)")
+    p.add_argument("run", type=existing_path,
+                   help="a `humanoid-manip flywheel --out` folder, a `humanoid-manip train "
+                        "--out` folder, or a policy .onnx made without one (`humanoid-manip "
+                        "average`); for the last two the evaluations come from --merge")
     p.add_argument("--dest", required=True, type=output_dir,
                    help="release folder (e.g. policies/)")
     p.add_argument("--round", type=non_negative_int,

@@ -106,9 +106,10 @@ def load_part(path: Path) -> tuple[object, PolicyContract, str]:
         raise BundleError(f"{exc} (a bundle's parts are teacher files of the contract)") from None
     if not contract.is_teacher:
         raise BundleError(f"{path} is not a privileged-state teacher (it reads camera images, "
-                          f"{list(contract.camera_names)}); a bundle is made of teacher files")
+                          f"{list(contract.camera_names)}); bundles and averages take teachers")
     if model.functions:
-        raise BundleError(f"{path} defines ONNX local functions; a bundle takes plain graphs")
+        raise BundleError(f"{path} defines ONNX local functions; bundles and averages take "
+                          "plain graphs")
     return model, contract, file_sha256(path)
 
 

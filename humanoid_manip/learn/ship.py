@@ -6,7 +6,8 @@ checkpoint's manifest, every round's training figures, the flywheel's settings) 
 NAME.eval.json (every evaluation episode of that round, per task, with the evaluation
 manifests). Evaluations run elsewhere on the same file (`humanoid-manip eval --out`) can be
 merged in by seed. RUN may also be a training run (`humanoid-manip train --out`: its
-`policy.onnx` beside `checkpoint.pt`), whose evaluations all come from `--merge`.
+`policy.onnx` beside `checkpoint.pt`) or a policy file made without one (`humanoid-manip
+average`), whose evaluations all come from `--merge`.
 """
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ def _round(run: Path, round_no: int | None) -> tuple[int | None, dict]:
     from humanoid_manip.learn.flywheel import ROUND_JSON
     from humanoid_manip.learn.train import CHECKPOINT_NAME
 
+    if run.is_file():  # a policy file made without a training run of its own (an average)
+        if run.suffix != ".onnx" or round_no is not None:
+            raise ShipError(f"{run} is a file: ship takes a run folder or a policy .onnx "
+                            f"(without --round)")
+        return None, {"policy": str(run)}
     done = sorted(int(p.parent.name[5:]) for p in run.glob(f"round*/{ROUND_JSON}"))
     if not done and (run / CHECKPOINT_NAME).is_file() and (run / "policy.onnx").is_file():
         if round_no is not None:
@@ -116,6 +122,9 @@ def write_release(run: str | os.PathLike, dest: str | os.PathLike, round_no: int
         "pipeline": ({"command": "humanoid-manip flywheel", "config": flywheel.get("config"),
                       "workers": flywheel.get("workers"), "run": str(run.resolve())}
                      if r is not None else
+                     {"command": "humanoid-manip average", "file": str(run.resolve()),
+                      "members": [m["file"] for m in lineage["source"]["members"]]}
+                     if lineage.get("source", {}).get("type") == "average" else
                      {"command": "humanoid-manip train", "run": str(run.resolve()),
                       "train_config": lineage.get("source", {}).get("train_config")}),
         "evaluation": table}, indent=1) + "\n")
