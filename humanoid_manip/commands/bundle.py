@@ -1,11 +1,12 @@
-"""`humanoid-manip bundle`: several privileged-state teacher files as one, each task run by the
-file chosen for it (learn/bundle.py)."""
+"""`humanoid-manip bundle`: several policy files as one, each task run by the file chosen for it
+(learn/bundle.py)."""
 from __future__ import annotations
 
 from humanoid_manip.commands._args import output_file, task_file
 
-HELP = ("bundle privileged-state teacher files into one teacher file of the same contract, each "
-        "task run by the file chosen for it (NAME.onnx, NAME.lineage.json, NAME.eval.json)")
+HELP = ("bundle policy files (all privileged-state teachers, or all pixel policies of the same "
+        "cameras) into one file of the same contract, each task run by the file chosen for it "
+        "(NAME.onnx, NAME.lineage.json, NAME.eval.json)")
 EXAMPLE = ("example: humanoid-manip bundle --part pick_place=policies/teacher_pick_place.onnx "
            "--part dryer_open=policies/teacher_dryer_open.onnx --part "
            "zip_bag_open=policies/teacher_zip_bag_open.onnx --out /tmp/teacher_all.onnx")
@@ -15,7 +16,7 @@ def add_arguments(p) -> None:
     p.epilog = EXAMPLE
     p.add_argument("--part", dest="parts", action="append", required=True, type=task_file,
                    metavar="TASK=FILE",
-                   help="a task and the teacher file that runs it; repeat it for each task, in "
+                   help="a task and the policy file that runs it; repeat it for each task, in "
                         "the order of the bundle's task_names. The file must know the task; "
                         "one file may run several")
     p.add_argument("--out", required=True, type=output_file,

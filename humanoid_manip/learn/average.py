@@ -43,6 +43,9 @@ def load_members(files) -> tuple[list[Part], tuple[str, ...]]:
     members, seen = [], {}
     for f in files:
         model, contract, sha = load_part(f)
+        if not contract.is_teacher:
+            raise BundleError(f"{f} is not a privileged-state teacher (it reads camera images, "
+                              f"{list(contract.camera_names)}); an average takes teachers")
         if sha in seen:
             raise BundleError(f"{f} is the same file as {seen[sha]}: an average of copies is "
                               f"the file itself")

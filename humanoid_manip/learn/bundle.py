@@ -1,10 +1,14 @@
-"""Several privileged-state teacher files as one file of the same contract (docs/DESIGN.md).
+"""Several policy files as one file of the same contract (docs/DESIGN.md), each task run by
+the file chosen for it.
 
-`humanoid-manip bundle --part TASK=FILE … --out NAME.onnx` writes a teacher whose task_names
-are the given tasks in order; each row's task index picks the part file chosen for that task,
-whose graph runs unchanged on the first P_i columns of `privileged` and its own segment of the
-recurrent state (the other parts' segments stay zero for that row). A file chosen for several
-tasks is included once. Beside it, NAME.lineage.json and NAME.eval.json: each task's evaluation
+`humanoid-manip bundle --part TASK=FILE … --out NAME.onnx` writes a policy whose task_names are
+the given tasks in order; each row's task index picks the part file chosen for that task, whose
+graph runs unchanged on the same inputs (a teacher's on the first P_i columns of `privileged`)
+and its own segment of the recurrent state (the other parts' segments stay zero for that row).
+The parts are all privileged-state teachers, or all pixel policies of the same cameras. A batch
+whose rows share one task runs that task's part alone (an ONNX If: the robot's one row a tick
+costs one part); a mixed batch runs every part and picks per row (each part's weights are
+stored in both paths). A file chosen for several tasks is included once. Beside it, NAME.lineage.json and NAME.eval.json: each task's evaluation
 episodes as they were measured on its part file, run alone. Plain ONNX (onnx and numpy here,
 ONNX Runtime only for the check after building): no torch.
 """
@@ -22,6 +26,7 @@ import numpy as np
 
 from humanoid_manip.errors import HumanoidManipError
 from humanoid_manip.policy.contract import (
+    INPUTS,
     OUTPUTS,
     TEACHER_INPUTS,
     PolicyContract,
@@ -29,12 +34,15 @@ from humanoid_manip.policy.contract import (
     contract_metadata,
 )
 
-PARITY_TOL = 1e-5  # |bundle - part| allowed on torque and state: the same graph, run inside
+# |bundle - part| allowed on torque (N·m) and state: the same graph, but a part inside an If
+# branch gets other kernel choices from ONNX Runtime: float32 rounding, about 2e-5 on 20 N·m
+PARITY_TOL = 1e-4
 PRODUCER = "humanoid_manip.learn.bundle"
 
 
 class BundleError(HumanoidManipError):
-    """Part files that are not teachers, disagree with each other, or do not know their task."""
+    """Part files that are not policies of the contract, disagree with each other (teachers
+    with pixel policies, another robot or camera set), or do not know their task."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ def model_contract(model, source: str) -> PolicyContract:
 
 
 def load_part(path: Path) -> tuple[object, PolicyContract, str]:
-    """(model, contract, sha256) of a part file, refused unless it is a teacher."""
+    """(model, contract, sha256) of a part file, refused unless it is a policy of the contract."""
     import onnx
 
     from humanoid_manip.config import file_sha256
@@ -103,10 +111,7 @@ def load_part(path: Path) -> tuple[object, PolicyContract, str]:
     try:
         contract = model_contract(model, str(path))
     except PolicyContractError as exc:
-        raise BundleError(f"{exc} (a bundle's parts are teacher files of the contract)") from None
-    if not contract.is_teacher:
-        raise BundleError(f"{path} is not a privileged-state teacher (it reads camera images, "
-                          f"{list(contract.camera_names)}); bundles and averages take teachers")
+        raise BundleError(f"{exc} (a bundle's parts are policy files of the contract)") from None
     if model.functions:
         raise BundleError(f"{path} defines ONNX local functions; bundles and averages take "
                           "plain graphs")
@@ -144,7 +149,9 @@ def check_agreement(parts: list[Part]) -> None:
 
 def _declared(part: Part) -> dict:
     c = part.contract
-    return {"joint_names": list(c.joint_names), "control_rate_hz": c.control_rate_hz,
+    return {"kind": "a privileged-state teacher" if c.is_teacher else "a pixel policy",
+            "camera_names": list(c.camera_names),
+            "joint_names": list(c.joint_names), "control_rate_hz": c.control_rate_hz,
             "image_size": (c.image_height, c.image_width),
             "opset": sorted((o.domain, o.version) for o in part.model.opset_import)}
 
@@ -155,75 +162,197 @@ def route(parts: list[Part], tasks: tuple[str, ...]) -> np.ndarray:
                     np.int64)
 
 
+def part_inputs(part: Part, pre: str, own: str, tasks: tuple[str, ...], offset: int,
+                const) -> list:
+    """Nodes that feed a part its own view of the bundle's inputs: a teacher's first P_i
+    columns of `privileged`, the pixels and proprio as they are, its own index of each task and
+    its own segment of the recurrent state."""
+    from onnx import helper
+
+    c = part.contract
+    nodes = []
+    for name in (TEACHER_INPUTS if c.is_teacher else INPUTS):
+        if name == "privileged":
+            nodes.append(helper.make_node(
+                "Slice", ["privileged", const(own + "zero", np.array([0])),
+                          const(own + "p_end", np.array([c.privileged_size])),
+                          const(own + "axis1", np.array([1]))],
+                [pre + "privileged"], name=own + "privileged"))
+        elif name == "task":
+            table = [c.task_index(t) if t in c.task_names else 0 for t in tasks]
+            nodes.append(helper.make_node(
+                "Gather", [const(own + "task_table", np.array(table, np.int64)), "task"],
+                [pre + "task"], name=own + "task", axis=0))
+        elif name == "state_in":
+            nodes.append(helper.make_node(
+                "Slice", ["state_in", const(own + "s_start", np.array([offset])),
+                          const(own + "s_end", np.array([offset + c.state_size])),
+                          const(own + "s_axis1", np.array([1]))],
+                [pre + "state_in"], name=own + "state_in"))
+        else:
+            nodes.append(helper.make_node("Identity", [name], [pre + name], name=own + name))
+    return nodes
+
+
 def bundle_graph(parts: list[Part], tasks: tuple[str, ...]):
-    """The bundle's ModelProto (no metadata yet): every part's graph under its own name prefix,
-    fed its slice of the inputs, and the routed part's torque and state per row."""
+    """The bundle's ModelProto (no metadata yet): every part's graph under its own name prefix.
+    A batch of one task runs its part alone; a mixed one runs them all and takes each row's
+    torque and state from its own part (both paths give the same numbers)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     routes = route(parts, tasks)
-    n_j = len(parts[0].contract.joint_names)
-    p_size = max(p.contract.privileged_size for p in parts)
+    first = parts[0].contract
+    n_j = len(first.joint_names)
     s_size = sum(p.contract.state_size for p in parts)
-    nodes, inits, value_info, functions = [], [], [], []
+    offsets = np.cumsum([0] + [p.contract.state_size for p in parts])
+    f32 = TensorProto.FLOAT
+    inits, functions, prefixed, made = [], [], [], set()
 
     def const(name: str, array) -> str:
-        inits.append(numpy_helper.from_array(np.asarray(array), name))
+        if name not in made:  # both paths feed a part the same constants: stored once
+            made.add(name)
+            inits.append(numpy_helper.from_array(np.asarray(array), name))
         return name
 
+    torque_info = helper.make_tensor_value_info("torque", f32, ["B", n_j])
+    state_info = helper.make_tensor_value_info("state_out", f32, ["B", s_size])
     zero = const("bundle/zero", np.array(0.0, np.float32))
-    torque, state_parts, offset = None, [], 0
+    batch_n = {}  # part -> the name of [B, its state size], for zeros of the others' segments
+    outer = [helper.make_node("Shape", ["task"], ["bundle/batch"], name="bundle/batch")]
     for i, part in enumerate(parts):
-        pre, own = f"part{i}/", f"bundle/part{i}/"
-        m = onnx.compose.add_prefix(part.model, pre)
-        c = part.contract
-        task_table = [c.task_index(t) if routes[k] == i else 0 for k, t in enumerate(tasks)]
-        mask_table = (routes == i).reshape(-1, 1)
-        s = c.state_size
-        nodes += [
-            helper.make_node("Slice", ["privileged", const(own + "zero", np.array([0])),
-                                       const(own + "p_end", np.array([c.privileged_size])),
-                                       const(own + "axis1", np.array([1]))],
-                             [pre + "privileged"], name=own + "privileged"),
-            helper.make_node("Identity", ["proprio"], [pre + "proprio"], name=own + "proprio"),
-            helper.make_node("Gather", [const(own + "task_table", np.array(task_table, np.int64)),
-                                        "task"], [pre + "task"], name=own + "task", axis=0),
-            helper.make_node("Slice", ["state_in", const(own + "s_start", np.array([offset])),
-                                       const(own + "s_end", np.array([offset + s])),
-                                       own + "axis1"],
-                             [pre + "state_in"], name=own + "state_in"),
-            helper.make_node("Gather", [const(own + "mask_table", mask_table), "task"],
-                             [own + "mask"], name=own + "mask", axis=0),  # [B, 1] bool
-        ]
-        nodes += list(m.graph.node)
-        inits += list(m.graph.initializer)
-        value_info += list(m.graph.value_info)
+        m = onnx.compose.add_prefix(part.model, f"part{i}/")
+        prefixed.append(m)
         functions += list(m.functions)
-        # the part's state only for its own rows: another task's rows leave its segment at zero
-        nodes.append(helper.make_node("Where", [own + "mask", pre + "state_out", zero],
-                                      [own + "state_out"], name=own + "state_out"))
-        state_parts.append(own + "state_out")
-        if torque is None:
-            torque = pre + "torque"
-        else:
-            nodes.append(helper.make_node("Where", [own + "mask", pre + "torque", torque],
-                                          [own + "torque"], name=own + "torque"))
-            torque = own + "torque"
-        offset += s
-    nodes.append(helper.make_node("Identity", [torque], ["torque"], name="bundle/torque"))
-    nodes.append(helper.make_node("Concat", state_parts, ["state_out"], name="bundle/state_out",
-                                  axis=1))
-    f32 = TensorProto.FLOAT
-    inputs = [helper.make_tensor_value_info("privileged", f32, ["B", p_size]),
-              helper.make_tensor_value_info("proprio", f32, ["B", 2 * n_j]),
+        outer.append(helper.make_node(
+            "Concat", ["bundle/batch", const(f"bundle/part{i}/width",
+                                             np.array([part.contract.state_size]))],
+            [f"bundle/part{i}/zeros_shape"], name=f"bundle/part{i}/zeros_shape", axis=0))
+        batch_n[i] = f"bundle/part{i}/zeros_shape"
+
+    def run_part(i: int, scope: str) -> tuple[list, list]:
+        pre, own = f"part{i}/", f"bundle/part{i}/"
+        nodes = part_inputs(parts[i], pre, own, tasks, int(offsets[i]), const)
+        for n in prefixed[i].graph.node:  # node names kept apart per path (values may repeat)
+            node = onnx.NodeProto()
+            node.CopyFrom(n)
+            node.name = scope + n.name
+            nodes.append(node)
+        return nodes, list(prefixed[i].graph.value_info)
+
+    def weights(i: int) -> list:
+        """Part i's weights, inside each branch that runs it: ONNX Runtime optimizes a branch
+        (fusing, constant folding) only with its constants its own, and read from the outer
+        graph one part ran 3-4 times slower. Each part is stored twice (its own path and the
+        mixed one)."""
+        return list(prefixed[i].graph.initializer)
+
+    def zeros(i: int, scope: str) -> tuple[str, object]:
+        out = f"{scope}zeros{i}"
+        return out, helper.make_node("ConstantOfShape", [batch_n[i]], [out], name=out,
+                                     value=numpy_helper.from_array(np.zeros(1, np.float32)))
+
+    def alone(i: int) -> object:
+        """The branch that runs part i for the whole batch; the other segments stay zero."""
+        scope = f"bundle/alone{i}/"
+        nodes, info = run_part(i, scope)
+        segments = []
+        for j in range(len(parts)):
+            if j == i:
+                segments.append(f"part{i}/state_out")
+            else:
+                name, node = zeros(j, scope)
+                nodes.append(node)
+                segments.append(name)
+        nodes += [helper.make_node("Identity", [f"part{i}/torque"], [scope + "torque"],
+                                   name=scope + "torque"),
+                  helper.make_node("Concat", segments, [scope + "state_out"],
+                                   name=scope + "state_out", axis=1)]
+        return helper.make_graph(
+            nodes, f"alone{i}", [],
+            [helper.make_tensor_value_info(scope + "torque", f32, ["B", n_j]),
+             helper.make_tensor_value_info(scope + "state_out", f32, ["B", s_size])],
+            value_info=info, initializer=weights(i))
+
+    def mixed() -> object:
+        """Every part on every row; each row's torque and state from its own part."""
+        scope = "bundle/mixed/"
+        nodes, info, torque, segments = [], [], None, []
+        for i in range(len(parts)):
+            own = f"bundle/part{i}/"
+            more, more_info = run_part(i, scope)
+            nodes += more
+            info += more_info
+            nodes.append(helper.make_node(
+                "Gather", [const(own + "mask_table", (routes == i).reshape(-1, 1)), "task"],
+                [own + "mask"], name=scope + own + "mask", axis=0))  # [B, 1] bool
+            # the part's state only for its own rows: another task's rows leave it at zero
+            nodes.append(helper.make_node("Where", [own + "mask", f"part{i}/state_out", zero],
+                                          [own + "state_out"], name=scope + own + "state_out"))
+            segments.append(own + "state_out")
+            if torque is None:
+                torque = f"part{i}/torque"
+            else:
+                nodes.append(helper.make_node("Where", [own + "mask", f"part{i}/torque", torque],
+                                              [own + "torque"], name=scope + own + "torque"))
+                torque = own + "torque"
+        nodes += [helper.make_node("Identity", [torque], [scope + "torque"],
+                                   name=scope + "torque"),
+                  helper.make_node("Concat", segments, [scope + "state_out"],
+                                   name=scope + "state_out", axis=1)]
+        return helper.make_graph(
+            nodes, "mixed", [],
+            [helper.make_tensor_value_info(scope + "torque", f32, ["B", n_j]),
+             helper.make_tensor_value_info(scope + "state_out", f32, ["B", s_size])],
+            value_info=info, initializer=[w for i in range(len(parts)) for w in weights(i)])
+
+    def choose(k: int) -> object:
+        """Part k's branch, or the next part's, by the first row's route."""
+        if k == len(parts) - 1:
+            return alone(k)
+        scope = f"bundle/choose{k}/"
+        return helper.make_graph([
+            helper.make_node("Equal", ["bundle/route0", const(scope + "k", np.array(k))],
+                             [scope + "is"], name=scope + "is"),
+            helper.make_node("If", [scope + "is"], [scope + "torque", scope + "state_out"],
+                             name=scope + "if", then_branch=alone(k),
+                             else_branch=choose(k + 1))],
+            f"choose{k}", [],
+            [helper.make_tensor_value_info(scope + "torque", f32, ["B", n_j]),
+             helper.make_tensor_value_info(scope + "state_out", f32, ["B", s_size])])
+
+    outer += [
+        helper.make_node("Gather", ["task", const("bundle/first", np.array(0))],
+                         ["bundle/task0"], name="bundle/task0", axis=0),
+        helper.make_node("Gather", [const("bundle/routes", routes), "bundle/task0"],
+                         ["bundle/route0"], name="bundle/route0", axis=0),
+        helper.make_node("Gather", [const("bundle/routes_again", routes), "task"],
+                         ["bundle/route_rows"], name="bundle/route_rows", axis=0),
+        helper.make_node("Equal", ["bundle/route_rows", "bundle/route0"], ["bundle/same"],
+                         name="bundle/same"),
+        helper.make_node("Cast", ["bundle/same"], ["bundle/same_i"], name="bundle/same_i",
+                         to=TensorProto.INT64),
+        helper.make_node("ReduceMin", ["bundle/same_i"], ["bundle/all_same_i"],
+                         name="bundle/all_same_i", keepdims=0),
+        helper.make_node("Cast", ["bundle/all_same_i"], ["bundle/one_part"],
+                         name="bundle/one_part", to=TensorProto.BOOL),
+        helper.make_node("If", ["bundle/one_part"], ["torque", "state_out"], name="bundle/if",
+                         then_branch=choose(0), else_branch=mixed()),
+    ]
+    if first.is_teacher:
+        obs = helper.make_tensor_value_info(
+            "privileged", f32, ["B", max(p.contract.privileged_size for p in parts)])
+    else:
+        obs = helper.make_tensor_value_info(
+            "images", TensorProto.UINT8,
+            ["B", len(first.camera_names), first.image_height, first.image_width, 3])
+    inputs = [obs, helper.make_tensor_value_info("proprio", f32, ["B", 2 * n_j]),
               helper.make_tensor_value_info("task", TensorProto.INT64, ["B"]),
               helper.make_tensor_value_info("state_in", f32, ["B", s_size])]
-    outputs = [helper.make_tensor_value_info("torque", f32, ["B", n_j]),
-               helper.make_tensor_value_info("state_out", f32, ["B", s_size])]
-    assert [i.name for i in inputs] == list(TEACHER_INPUTS)
-    assert [o.name for o in outputs] == list(OUTPUTS)
-    graph = helper.make_graph(nodes, "humanoid_manip_teacher_bundle", inputs, outputs,
-                              initializer=inits, value_info=value_info)
+    assert [i.name for i in inputs] == list(TEACHER_INPUTS if first.is_teacher else INPUTS)
+    assert [o.name for o in (torque_info, state_info)] == list(OUTPUTS)
+    graph = helper.make_graph(outer, "humanoid_manip_bundle", inputs,
+                              [torque_info, state_info], initializer=inits)
     return helper.make_model(graph, opset_imports=list(parts[0].model.opset_import),
                              ir_version=max(p.model.ir_version for p in parts),
                              functions=functions)
@@ -276,8 +405,8 @@ def bundle_lineage(parts: list[Part], tasks: tuple[str, ...]) -> dict:
     }
 
 
-def bundle_teachers(parts) -> tuple[object, list[Part]]:
-    """The bundled teacher (ModelProto, checked) and its parts, from task -> part file in the
+def bundle_policies(parts) -> tuple[object, list[Part]]:
+    """The bundled policy (ModelProto, checked) and its parts, from task -> part file in the
     order of the bundle's task_names."""
     import onnx
 
@@ -288,11 +417,12 @@ def bundle_teachers(parts) -> tuple[object, list[Part]]:
     model = bundle_graph(grouped, tasks)
     c = grouped[0].contract
     onnx.helper.set_model_props(model, contract_metadata(
-        c.joint_names, (), (c.image_height, c.image_width), tasks, c.control_rate_hz,
-        bundle_lineage(grouped, tasks)))
+        c.joint_names, c.camera_names, (c.image_height, c.image_width), tasks,
+        c.control_rate_hz, bundle_lineage(grouped, tasks)))
     model.producer_name = PRODUCER
-    model.doc_string = ("humanoid_manip teacher bundle: privileged object state + proprio + task "
-                        "+ memory -> torque, each task run by its own part file: "
+    seen = "privileged object state" if c.is_teacher else "camera pixels"
+    model.doc_string = (f"humanoid_manip bundle: {seen} + proprio + task + memory -> torque, "
+                        "each task run by its own part file: "
                         + ", ".join(f"{t} -> {p.name}" for p in grouped for t in p.tasks))
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -302,38 +432,52 @@ def bundle_teachers(parts) -> tuple[object, list[Part]]:
     return model, grouped
 
 
-def parity(model, parts: list[Part], batch_per_task: int = 2, ticks: int = 4,
+def random_inputs(contract: PolicyContract, rng, b: int) -> dict[str, np.ndarray]:
+    """One tick of random observations for a batch of b (no task, no state)."""
+    n2 = 2 * len(contract.joint_names)
+    proprio = rng.normal(0, 0.5, (b, n2)).astype(np.float32)
+    if contract.is_teacher:
+        return {"privileged": rng.normal(0, 1, (b, contract.privileged_size)).astype(np.float32),
+                "proprio": proprio}
+    shape = (b, len(contract.camera_names), contract.image_height, contract.image_width, 3)
+    return {"images": rng.integers(0, 256, shape, dtype=np.uint8), "proprio": proprio}
+
+
+def parity(model, parts: list[Part], batch_per_task: int = 2, ticks: int = 3,
            seed: int = 0) -> float:
-    """Largest |bundle - part| over torque and the part's state segment, all tasks mixed in one
-    batch, state fed back for a few ticks, on random inputs."""
-    tasks = model_contract(model, "the bundle").task_names
+    """Largest |bundle - part| over torque and the part's state segment, state fed back for a
+    few ticks, on random inputs: all tasks mixed in one batch, then each task's batch alone
+    (the two paths through the bundle)."""
+    contract = model_contract(model, "the bundle")
+    tasks = contract.task_names
     routes = route(parts, tasks)
     bundle = session_from_bytes(model.SerializeToString())
     sessions = [session_from_bytes(p.model.SerializeToString()) for p in parts]
     rng = np.random.default_rng(seed)
-    task = np.repeat(np.arange(len(tasks), dtype=np.int64), batch_per_task)
-    b, n2 = len(task), 2 * len(parts[0].contract.joint_names)
-    p_size = max(p.contract.privileged_size for p in parts)
     offsets = np.cumsum([0] + [p.contract.state_size for p in parts])
-    state = np.zeros((b, offsets[-1]), np.float32)
-    part_states = [np.zeros((b, p.contract.state_size), np.float32) for p in parts]
+    batches = [np.repeat(np.arange(len(tasks), dtype=np.int64), batch_per_task)]
+    batches += [np.full(batch_per_task, k, np.int64) for k in range(len(tasks))]
     worst = 0.0
-    for _ in range(ticks):
-        priv = rng.normal(0, 1, (b, p_size)).astype(np.float32)
-        proprio = rng.normal(0, 0.5, (b, n2)).astype(np.float32)
-        torque, state = bundle.run(list(OUTPUTS), {"privileged": priv, "proprio": proprio,
-                                                   "task": task, "state_in": state})
-        for i, (p, sess) in enumerate(zip(parts, sessions)):
-            rows = routes[task] == i
-            own = np.array([p.contract.task_index(tasks[t]) if r else 0
-                            for t, r in zip(task, rows)], np.int64)
-            p_tau, p_state = sess.run(list(OUTPUTS), {
-                "privileged": priv[:, :p.contract.privileged_size], "proprio": proprio,
-                "task": own, "state_in": part_states[i]})
-            part_states[i] = np.where(rows[:, None], p_state, 0.0).astype(np.float32)
-            seg = state[:, offsets[i]:offsets[i + 1]]
-            worst = max(worst, float(np.abs(torque[rows] - p_tau[rows]).max(initial=0.0)),
-                        float(np.abs(seg - part_states[i]).max()))
+    for task in batches:
+        b = len(task)
+        state = np.zeros((b, offsets[-1]), np.float32)
+        part_states = [np.zeros((b, p.contract.state_size), np.float32) for p in parts]
+        for _ in range(ticks):
+            obs = random_inputs(contract, rng, b)
+            torque, state = bundle.run(list(OUTPUTS), {**obs, "task": task, "state_in": state})
+            for i, (p, sess) in enumerate(zip(parts, sessions)):
+                rows = routes[task] == i
+                own = np.array([p.contract.task_index(tasks[t]) if r else 0
+                                for t, r in zip(task, rows)], np.int64)
+                mine = dict(obs)
+                if p.contract.is_teacher:
+                    mine["privileged"] = obs["privileged"][:, :p.contract.privileged_size]
+                p_tau, p_state = sess.run(list(OUTPUTS), {**mine, "task": own,
+                                                          "state_in": part_states[i]})
+                part_states[i] = np.where(rows[:, None], p_state, 0.0).astype(np.float32)
+                seg = state[:, offsets[i]:offsets[i + 1]]
+                worst = max(worst, float(np.abs(torque[rows] - p_tau[rows]).max(initial=0.0)),
+                            float(np.abs(seg - part_states[i]).max()))
     return worst
 
 
@@ -420,7 +564,7 @@ def write_bundle(parts, out: str | os.PathLike, force: bool = False) -> dict[str
     there = [str(p) for p in outputs.values() if p.exists()]
     if there and not force:
         raise BundleError(f"{', '.join(there)} exist; pass --force to replace them")
-    model, grouped = bundle_teachers(pairs)
+    model, grouped = bundle_policies(pairs)
     err = parity(model, grouped)
     if not err <= PARITY_TOL:
         raise BundleError(f"the bundle differs from its parts by {err:.2e} (> {PARITY_TOL:g})")
