@@ -8,9 +8,10 @@ and its own segment of the recurrent state (the other parts' segments stay zero 
 The parts are all privileged-state teachers, or all pixel policies of the same cameras. A batch
 whose rows share one task runs that task's part alone (an ONNX If: the robot's one row a tick
 costs one part); a mixed batch runs every part and picks per row (each part's weights are
-stored in both paths). A file chosen for several tasks is included once. Beside it, NAME.lineage.json and NAME.eval.json: each task's evaluation
-episodes as they were measured on its part file, run alone. Plain ONNX (onnx and numpy here,
-ONNX Runtime only for the check after building): no torch.
+stored in both paths). A file chosen for several tasks is included once. Beside it,
+NAME.lineage.json and NAME.eval.json: each task's evaluation episodes as they were measured on
+its part file, run alone. Plain ONNX (onnx and numpy here, ONNX Runtime only for the check
+after building): no torch.
 """
 from __future__ import annotations
 
