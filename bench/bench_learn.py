@@ -31,7 +31,7 @@ import torch
 
 from humanoid_manip.learn.config import load_train_config
 from humanoid_manip.learn.dataset import WindowSampler, add_bias, compute_stats
-from humanoid_manip.learn.export import example_inputs, export_onnx, parity, session
+from humanoid_manip.learn.export import example_inputs, export_onnx, session
 from humanoid_manip.learn.toy import toy_episodes
 from humanoid_manip.learn.train import (
     PolicyIO,
@@ -80,21 +80,61 @@ def _percentiles(times: list[float]) -> dict:
             "mean_ms": float(a.mean()), "min_ms": float(a.min())}
 
 
-def bench_inference(model, path: Path, runs: int, robot) -> dict:
+def routed(path: Path, robot, model_tasks: tuple[str, ...], task: str | None):
+    """(task, the file's index of it, the network's, where the network's recurrent state sits in
+    the file's): a bundle (learn/bundle.py) runs the task on one part, whose weights the
+    checkpoint holds; a plain file is the network itself."""
+    from humanoid_manip.policy.runtime import PolicyRuntime
+
+    contract = PolicyRuntime(path, robot, provider="cpu").contract
+    task = task or next(t for t in contract.task_names if t in model_tasks)
+    if task not in contract.task_names or task not in model_tasks:
+        raise SystemExit(f"--task {task!r}: the file knows {list(contract.task_names)}, the "
+                         f"checkpoint {list(model_tasks)}")
+    source = contract.lineage.get("source", {})
+    if source.get("type") == "bundle":
+        start, end = source["parts"][source["routes"][task]["part"]]["state"]
+    else:
+        start, end = 0, contract.state_size
+    return task, contract.task_names.index(task), model_tasks.index(task), slice(start, end)
+
+
+def file_parity(model, sess, obs, proprio, task, state, file_task, file_state, seg,
+                ticks: int = 3) -> float:
+    """Largest |file - network| over torque and the network's state, state fed back."""
+    worst = 0.0
+    with torch.no_grad():
+        for k in range(ticks):
+            tau, state = model.step(obs, proprio, task, state)
+            o_tau, file_state = sess.run(None, {"images": obs.numpy(), "proprio": proprio.numpy(),
+                                                "task": file_task, "state_in": file_state})
+            worst = max(worst, float(np.abs(o_tau - tau.numpy()).max()),
+                        float(np.abs(file_state[:, seg] - state.numpy()).max()))
+            proprio = proprio + 0.01 * (k + 1)
+    return worst
+
+
+def bench_inference(model, path: Path, runs: int, robot, model_tasks: tuple[str, ...],
+                    task: str | None = None) -> dict:
     """Batch-1 latency of one control tick; the variants take turns in blocks of BLOCK calls,
     so that a shared machine's load falls on all of them alike."""
     from humanoid_manip.policy.runtime import PolicyRuntime
 
     model = model.eval()
-    images, proprio, task, state = example_inputs(model, 1, seed=0)
-    feeds = {"images": images.numpy(), "proprio": proprio.numpy(), "task": task.numpy(),
-             "state_in": state.numpy()}
+    images, proprio, _, state = example_inputs(model, 1, seed=0)
+    task, file_index, net_index, seg = routed(path, robot, model_tasks, task)
     fixed, free = session(path, threads=1, batch=1), session(path, threads=1, batch=None)
-    runtime = PolicyRuntime(path, robot, provider="cpu", threads=1)
+    file_state = np.zeros((1, fixed.get_inputs()[3].shape[1]), np.float32)
+    file_state[:, seg] = state.numpy()
+    file_task, net_task = np.array([file_index]), torch.tensor([net_index])
+    feeds = {"images": images.numpy(), "proprio": proprio.numpy(), "task": file_task,
+             "state_in": file_state}
+    runtime = PolicyRuntime(path, robot, provider="cpu", threads=1, task=task)
     n = model.n_joints
     q, dq = proprio[0, :n].numpy().astype(np.float64), proprio[0, n:].numpy().astype(np.float64)
-    out: dict = {"onnx_mb": path.stat().st_size / 1e6,
-                 "max_abs_diff": parity(model, path, batch=1, ticks=3),
+    out: dict = {"onnx_mb": path.stat().st_size / 1e6, "task": task,
+                 "max_abs_diff": file_parity(model, fixed, images, proprio, net_task, state,
+                                             file_task, file_state, seg),
                  "fixed_vs_free_batch_max_abs_diff": float(np.abs(
                      fixed.run(None, feeds)[0] - free.run(None, feeds)[0]).max())}
     torch.set_num_threads(1)
@@ -102,7 +142,7 @@ def bench_inference(model, path: Path, runs: int, robot) -> dict:
         "onnxruntime_cpu_1_thread": lambda: fixed.run(None, feeds),
         "onnxruntime_cpu_1_thread_free_batch": lambda: free.run(None, feeds),
         "policy_runtime_step_1_thread": lambda: runtime.step(images[0].numpy(), q, dq),
-        "torch_eager_1_thread": lambda: model.step(images, proprio, task, state),
+        "torch_eager_1_thread": lambda: model.step(images, proprio, net_task, state),
     }
     times: dict = {k: [] for k in variants}
     names = list(variants)
@@ -119,12 +159,12 @@ def bench_inference(model, path: Path, runs: int, robot) -> dict:
         if DEFAULT_TORCH_THREADS != 1:  # PyTorch at its own thread count, alone
             torch.set_num_threads(DEFAULT_TORCH_THREADS)
             for _ in range(20):
-                model.step(images, proprio, task, state)
+                model.step(images, proprio, net_task, state)
             key = f"torch_eager_{DEFAULT_TORCH_THREADS}_thread"
             times[key] = []
             for _ in range(runs):
                 t0 = time.perf_counter()
-                model.step(images, proprio, task, state)
+                model.step(images, proprio, net_task, state)
                 times[key].append(time.perf_counter() - t0)
     torch.set_num_threads(DEFAULT_TORCH_THREADS)
     for k, v in times.items():
@@ -147,6 +187,9 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "learn.json"))
     ap.add_argument("--quick", action="store_true", help="fewer steps and runs")
     ap.add_argument("--skip-training", action="store_true", help="inference only")
+    ap.add_argument("--task", help="the task whose tick is timed (a bundle runs it on its own "
+                    "part, whose weights --checkpoint holds); default: the first the "
+                    "checkpoint knows")
     args = ap.parse_args()
     robot = load_robot()
     cfg = load_train_config()
@@ -163,7 +206,8 @@ def main() -> int:
                                                                      reverse=True)]}
     torch.set_num_threads(default_threads)
     if args.checkpoint:
-        model, _ = load_policy(args.checkpoint)
+        model, data = load_policy(args.checkpoint)
+        model_tasks = tuple(data["io"]["task_names"])
         policy = Path(args.policy) if args.policy else None
         results["inference_network"] = f"checkpoint {args.checkpoint}"
     else:
@@ -171,12 +215,14 @@ def main() -> int:
         stats = compute_stats(toy_episodes(robot, n_episodes=2, ticks=30))
         model, policy = build_model(cfg.model, io, stats, robot.effort_limit, kp=robot.kp,
                                     kd=robot.kd), None
+        model_tasks = tuple(f"t{i}" for i in range(model.n_tasks))
         results["inference_network"] = "config/train.yaml model, freshly initialized"
     with tempfile.TemporaryDirectory() as tmp:
         if policy is None:
-            io = PolicyIO.for_robot(robot, tuple(f"t{i}" for i in range(model.n_tasks)))
+            io = PolicyIO.for_robot(robot, model_tasks)
             policy = export_onnx(model, Path(tmp) / "policy.onnx", io)
-        results["inference"] = bench_inference(model, policy, runs, robot)
+        results["inference"] = bench_inference(model, policy, runs, robot, model_tasks,
+                                               args.task)
     results["machine"]["loadavg_1min_end"] = os.getloadavg()[0]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
@@ -194,7 +240,8 @@ def main() -> int:
         ratios = f"{r50:>11.1f}x{rmin:>11.1f}x" if r50 else ""
         print(f"  {k:<36}{inf[k]['p50_ms']:>9.3f}{inf[k]['p99_ms']:>9.3f}"
               f"{inf[k]['min_ms']:>9.3f}{ratios}")
-    print(f"policy file {inf['onnx_mb']:.2f} MB, |ONNX - torch| max {inf['max_abs_diff']:.1e}, "
+    print(f"policy file {inf['onnx_mb']:.2f} MB (task {inf['task']}), |ONNX - torch| max "
+          f"{inf['max_abs_diff']:.1e}, "
           f"fixed vs free batch axis {inf['fixed_vs_free_batch_max_abs_diff']:.1e}; load "
           f"average {results['machine']['loadavg_1min']:.1f} -> "
           f"{results['machine']['loadavg_1min_end']:.1f} on {os.cpu_count()} CPUs; "
