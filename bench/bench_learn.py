@@ -12,7 +12,8 @@
    outputs compared; beside them the same session with the batch axis left free (the options
    before), and PolicyRuntime.step as the policy node calls it (copying the images in,
    checking the outputs). The variants take turns in blocks of 50 calls. The network is the shipped
-   policy (policies/default.onnx, its weights in policies/default.pt) by default, or
+   policy's dryer_open tick by default (policies/default.onnx, a bundle whose dryer_open part's
+   weights are policies/student_dryer_open.pt; --task for another part with its --checkpoint), or
    --policy/--checkpoint, or with --fresh the config/train.yaml model freshly initialized
    (same size and graph, so the same timing).
 """
@@ -45,7 +46,9 @@ from humanoid_manip.robot import load_robot
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TORCH_THREADS = torch.get_num_threads()
 BLOCK = 50  # calls in a row per variant in the inference timing
-SHIPPED, SHIPPED_CKPT = "policies/default.onnx", "policies/default.pt"  # weights, no optimizer
+# the shipped bundle and the weights (no optimizer) of the part its dryer_open tick runs: the
+# main job's tick (the first task that checkpoint knows)
+SHIPPED, SHIPPED_CKPT = "policies/default.onnx", "policies/student_dryer_open.pt"
 
 
 def bench_training(cfg, robot, steps: int, threads: int) -> dict:

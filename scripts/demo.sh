@@ -3,5 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec .venv/bin/humanoid-manip up sim --enable --task dryer_open --seed 1000000 \
-    --policy policies/student_dryer_open.onnx "$@"
+exec .venv/bin/humanoid-manip up sim --enable --task dryer_open --seed 1000000 "$@"

@@ -30,17 +30,32 @@ def test_the_shipped_policy_is_small_and_fits_the_robot(runtime, robot):
     assert c.control_rate_hz == robot.rates.policy_hz
 
 
-def test_its_lineage_names_the_data_and_the_run(runtime):
+def test_it_runs_each_task_on_the_best_pixel_file_and_its_lineage_names_them(runtime):
+    """default.onnx is a bundle of pixel files (learn/bundle.py): dryer_open on its student,
+    the other tasks on the four-task policy of the first flywheel; each part's own lineage
+    (its data and run) travels inside."""
+    import hashlib
+
     lineage = runtime.contract.lineage
-    assert lineage["kind"] == "checkpoint" and lineage["id"].startswith("che-")
-    assert len(lineage["parents"]) > 100  # episode ids
-    assert lineage["source"]["train_config"]["model"]["action"] == "pd"
+    assert lineage["kind"] == "checkpoint" and lineage["source"]["type"] == "bundle"
+    routes = lineage["source"]["routes"]
+    assert routes["dryer_open"]["file"] == "student_dryer_open.onnx"
+    for task, route in routes.items():
+        part = POLICIES / route["file"]
+        assert hashlib.sha256(part.read_bytes()).hexdigest() == route["sha256"], task
+    parts = lineage["source"]["parts"]
+    assert {p["lineage"]["id"] for p in parts} == set(lineage["parents"])
+    four = next(p for p in parts if p["file"] == "pixels_four_tasks.onnx")
+    assert len(four["lineage"]["parents"]) > 100  # episode ids
+    assert four["lineage"]["source"]["train_config"]["model"]["action"] == "pd"
     beside = json.loads((POLICIES / "default.lineage.json").read_text())
     assert beside["checkpoint"]["id"] == lineage["id"]
     assert beside["bytes"] == (POLICIES / "default.onnx").stat().st_size
 
 
 def test_its_evaluation_covers_50_unseen_seeds_per_task(runtime):
+    """Each task's 50 episodes as measured on the part file it routes to (the bundle runs that
+    graph, within 1e-4 N·m), and that file's own report agrees."""
     report = json.loads((POLICIES / "default.eval.json").read_text())
     assert report["checkpoint"] == runtime.contract.lineage["id"]
     for task in runtime.contract.task_names:
@@ -48,8 +63,12 @@ def test_its_evaluation_covers_50_unseen_seeds_per_task(runtime):
         assert len(ev["episodes"]) == 50 and ev["seeds"] == list(range(1_000_000, 1_000_050))
         assert not training_seeds(runtime.contract.lineage, task) & set(ev["seeds"])
         assert ev["lineage"]["kind"] == "evaluation"
-        assert ev["lineage"]["parents"] == [runtime.contract.lineage["id"]]
+        assert ev["lineage"]["parents"] == [ev["measured_on"]["checkpoint"]]
         assert report["summary"][task]["success_rate"] == ev["success_rate"]
+        own = json.loads((POLICIES / ev["measured_on"]["file"]).with_suffix("")
+                         .with_suffix(".eval.json").read_text())
+        assert own["tasks"][task]["episodes"] == ev["episodes"]
+    assert report["summary"]["dryer_open"]["success_rate"] >= 0.8
 
 
 def test_eval_and_the_stack_use_it_by_default(capsys):
@@ -157,3 +176,14 @@ def test_the_shipped_student_sees_the_cameras_and_is_evaluated_on_50_unseen_seed
     assert report["checkpoint"] == c.lineage["id"]
     assert ev["seeds"] == list(range(1_000_000, 1_000_050)) and ev["delay_steps"] == 1
     assert not training_seeds(c.lineage, "dryer_open") & set(ev["seeds"])
+
+
+def test_the_students_weights_are_shipped_for_the_latency_benchmark():
+    """bench/bench_learn.py times default.onnx's dryer_open tick against PyTorch eager on the
+    weights of the part it routes to: policies/student_dryer_open.pt, that file's checkpoint."""
+    from humanoid_manip.learn.train import load_policy
+
+    _, data = load_policy(POLICIES / "student_dryer_open.pt")
+    assert data["optimizer_state"] is None
+    lineage = json.loads((POLICIES / "student_dryer_open.lineage.json").read_text())
+    assert data["manifest"]["id"] == lineage["checkpoint"]["id"]
