@@ -92,7 +92,7 @@ def test_an_evaluated_average_ships_as_a_release(average, tmp_path):
 @pytest.mark.parametrize("members, words", [
     ([MEMBERS[0]], "at least two"),
     ([MEMBERS[0], MEMBERS[0]], "same file"),
-    ([MEMBERS[0], POLICIES / "default.onnx"], "not a privileged-state teacher"),
+    ([MEMBERS[0], POLICIES / "pixels_four_tasks.onnx"], "not a privileged-state teacher"),
     ([MEMBERS[1], POLICIES / "teacher_zip_bag_open.onnx"], "share no task"),
 ], ids=["one", "twice", "pixels", "no-shared-task"])
 def test_bad_members_are_refused_in_one_line(members, words, tmp_path, capsys):

@@ -141,6 +141,7 @@ def _with_rate(src: Path, dst: Path, rate: float) -> Path:
 
 @pytest.mark.parametrize("case, words", [
     ("mixed_kinds", "disagrees with"),
+    ("nested", "is itself a bundle"),
     ("unknown_task", "does not know task 'pick_place'"),
     ("duplicate", "given twice"),
     ("not_onnx", "cannot be read as an ONNX file"),
@@ -149,7 +150,8 @@ def _with_rate(src: Path, dst: Path, rate: float) -> Path:
 def test_bad_parts_are_refused_in_one_line(case, words, tmp_path, capsys):
     parts = {
         "mixed_kinds": [("pick_place", PARTS["pick_place"]),
-                        ("dryer_open", POLICIES / "default.onnx")],  # a teacher and pixels
+                        ("dryer_open", POLICIES / "pixels_four_tasks.onnx")],  # and pixels
+        "nested": [("pick_place", POLICIES / "default.onnx")],
         "unknown_task": [("pick_place", PARTS["dryer_open"])],
         "duplicate": [("pick_place", PARTS["pick_place"]), ("pick_place", PARTS["dryer_open"])],
         "not_onnx": [("pick_place", POLICIES / "README.md")],
@@ -181,11 +183,12 @@ def test_release_files_are_not_overwritten(bundle, tmp_path, capsys):
 
 
 def test_pixel_policies_bundle_too_and_a_one_task_batch_runs_its_part_alone(tmp_path, robot):
-    """The shipped pixel files: dryer_open by its student, the other tasks by default.onnx; both
-    paths through the bundle (a mixed batch, one task's batch) give each part's numbers."""
-    pairs = [("pick_place", POLICIES / "default.onnx"),
+    """The shipped pixel files: dryer_open by its student, the other tasks by the four-task
+    file; both paths through the bundle (a mixed batch, one task's batch) give each part's
+    numbers."""
+    pairs = [("pick_place", POLICIES / "pixels_four_tasks.onnx"),
              ("dryer_open", POLICIES / "student_dryer_open.onnx"),
-             ("zip_bag_open", POLICIES / "default.onnx")]
+             ("zip_bag_open", POLICIES / "pixels_four_tasks.onnx")]
     model, parts = bundle_policies(pairs)
     assert [p.tasks for p in parts] == [("pick_place", "zip_bag_open"), ("dryer_open",)]
     assert parity(model, parts) <= TOL

@@ -11,10 +11,7 @@ ONNX (onnx and numpy here, ONNX Runtime only for the check after building): no t
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +19,16 @@ import numpy as np
 from humanoid_manip.learn.bundle import (
     BundleError,
     Part,
-    _agreed,
     check_agreement,
+    combined_manifest,
+    file_entries,
+    finish,
     load_part,
     model_contract,
+    part_inputs,
     session_from_bytes,
 )
-from humanoid_manip.policy.contract import OUTPUTS, TEACHER_INPUTS, contract_metadata
+from humanoid_manip.policy.contract import OUTPUTS, TEACHER_INPUTS
 
 PARITY_TOL = 1e-5  # |file - mean of the members| allowed on torque and state
 PRODUCER = "humanoid_manip.learn.average"
@@ -77,31 +77,16 @@ def average_graph(members: list[Part], tasks: tuple[str, ...]):
 
     torques, states, offset = [], [], 0
     for i, member in enumerate(members):
-        pre, own = f"member{i}/", f"average/member{i}/"
+        pre = f"member{i}/"
         m = onnx.compose.add_prefix(member.model, pre)
-        c = member.contract
-        s = c.state_size
-        nodes += [
-            helper.make_node("Slice", ["privileged", const(own + "zero", np.array([0])),
-                                       const(own + "p_end", np.array([c.privileged_size])),
-                                       const(own + "axis1", np.array([1]))],
-                             [pre + "privileged"], name=own + "privileged"),
-            helper.make_node("Identity", ["proprio"], [pre + "proprio"], name=own + "proprio"),
-            helper.make_node("Gather", [const(own + "task_table", np.array(
-                [c.task_index(t) for t in tasks], np.int64)), "task"], [pre + "task"],
-                name=own + "task", axis=0),
-            helper.make_node("Slice", ["state_in", const(own + "s_start", np.array([offset])),
-                                       const(own + "s_end", np.array([offset + s])),
-                                       own + "axis1"],
-                             [pre + "state_in"], name=own + "state_in"),
-        ]
+        nodes += part_inputs(member, pre, f"average/member{i}/", tasks, offset, const)
         nodes += list(m.graph.node)
         inits += list(m.graph.initializer)
         value_info += list(m.graph.value_info)
         functions += list(m.functions)
         torques.append(pre + "torque")
         states.append(pre + "state_out")
-        offset += s
+        offset += member.contract.state_size
     nodes += [
         helper.make_node("Sum", torques, ["average/sum"], name="average/sum"),
         helper.make_node("Mul", ["average/sum", const("average/weight", np.array(
@@ -124,56 +109,25 @@ def average_graph(members: list[Part], tasks: tuple[str, ...]):
 
 
 def average_lineage(members: list[Part], tasks: tuple[str, ...]) -> dict:
-    """A checkpoint manifest whose parents are the members' checkpoints; every member's
-    training seeds count as the average's (evaluation refuses them all)."""
-    from humanoid_manip.data.lineage import code_version
+    """Every member's training seeds count as the average's (evaluation refuses them all)."""
     from humanoid_manip.learn.evaluate import training_seeds
 
-    lineages = [m.contract.lineage for m in members]
-    key = json.dumps(["average", list(tasks), [m.sha256 for m in members]])
-    offsets = np.cumsum([0] + [m.contract.state_size for m in members])
-    return {
-        "kind": "checkpoint",
-        "id": f"che-{hashlib.sha256(key.encode()).hexdigest()[:12]}",
-        "code_version": code_version(),
-        "config": _agreed([x.get("config") or {} for x in lineages]),
-        "config_values": _agreed([x.get("config_values") or {} for x in lineages]),
-        "source": {
-            "type": "average",
-            "tasks": list(tasks),
-            "train_seeds": {t: sorted(set().union(*(training_seeds(x, t) for x in lineages)))
-                            for t in tasks},
-            "members": [{"file": m.name, "sha256": m.sha256,
-                         "task_names": list(m.contract.task_names),
-                         "privileged_size": m.contract.privileged_size,
-                         "state": [int(offsets[i]), int(offsets[i + 1])],
-                         "lineage": m.contract.lineage} for i, m in enumerate(members)],
-        },
-        "parents": list(dict.fromkeys(str(x["id"]) for x in lineages if x.get("id"))),
-        "created": time.time(),
-        "extra": {},
-    }
+    return combined_manifest(["average", list(tasks)], members, {
+        "type": "average",
+        "tasks": list(tasks),
+        "train_seeds": {t: sorted(set().union(*(training_seeds(m.contract.lineage, t)
+                                                for m in members))) for t in tasks},
+        "members": file_entries(members)})
 
 
 def average_teachers(files) -> tuple[object, list[Part]]:
     """The averaged teacher (ModelProto, checked) and its members."""
-    import onnx
-
     members, tasks = load_members(files)
     model = average_graph(members, tasks)
-    c = members[0].contract
-    onnx.helper.set_model_props(model, contract_metadata(
-        c.joint_names, (), (c.image_height, c.image_width), tasks, c.control_rate_hz,
-        average_lineage(members, tasks)))
-    model.producer_name = PRODUCER
-    model.doc_string = ("humanoid_manip teacher average: privileged object state + proprio + "
-                        "task + memory -> the mean torque of " +
-                        ", ".join(m.name for m in members))
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise BundleError(f"the averaged graph does not check: {exc}") from None
-    model_contract(model, "the average")
+    model = finish(model, members[0].contract, tasks, average_lineage(members, tasks),
+                   PRODUCER, "average", "humanoid_manip teacher average: privileged object state "
+                   "+ proprio + task + memory -> the mean torque of "
+                   + ", ".join(m.name for m in members))
     return model, members
 
 

@@ -116,6 +116,10 @@ def load_part(path: Path) -> tuple[object, PolicyContract, str]:
     if model.functions:
         raise BundleError(f"{path} defines ONNX local functions; bundles and averages take "
                           "plain graphs")
+    made = contract.lineage.get("source", {}).get("type")
+    if made in ("bundle", "average"):
+        raise BundleError(f"{path} is itself a{'n' if made == 'average' else ''} {made}: give "
+                          f"the files it was made of")
     return model, contract, file_sha256(path)
 
 
@@ -365,72 +369,89 @@ def _agreed(dicts: list[dict]) -> dict:
     return {k: v for k, v in first.items() if all(k in d and d[k] == v for d in rest)}
 
 
-def bundle_lineage(parts: list[Part], tasks: tuple[str, ...]) -> dict:
-    """A checkpoint manifest whose parents are the parts' checkpoints; per task, the part file
-    (name, sha256) and that part's own lineage; the id follows from the tasks and the files."""
+def combined_manifest(key: list, files: list[Part], source: dict) -> dict:
+    """A checkpoint manifest for a file made of other files: its id follows from `key` (what
+    was combined, by sha256), its parents are their checkpoints, and its configuration what
+    they were all trained with (drift warnings at load: files that differ on a config file keep
+    only what they share)."""
     from humanoid_manip.data.lineage import code_version
-    from humanoid_manip.learn.evaluate import training_seeds
 
-    routes = route(parts, tasks)
-    part_lineages = [p.contract.lineage for p in parts]
-    key = json.dumps([list(tasks), [p.sha256 for p in parts]])
-    offsets = np.cumsum([0] + [p.contract.state_size for p in parts])
-    parents = [str(x["id"]) for x in part_lineages if x.get("id")]
+    lineages = [f.contract.lineage for f in files]
+    key_text = json.dumps([*key, [f.sha256 for f in files]])
     return {
         "kind": "checkpoint",
-        "id": f"che-{hashlib.sha256(key.encode()).hexdigest()[:12]}",
+        "id": f"che-{hashlib.sha256(key_text.encode()).hexdigest()[:12]}",
         "code_version": code_version(),
-        # the configuration every part was trained with (drift warnings at load); a file whose
-        # parts differ on a file keeps only what they share
-        "config": _agreed([x.get("config") or {} for x in part_lineages]),
-        "config_values": _agreed([x.get("config_values") or {} for x in part_lineages]),
-        "source": {
-            "type": "bundle",
-            "tasks": list(tasks),
-            # each task's training seeds are its part's, so evaluation refuses them as before
-            "train_seeds": {t: sorted(training_seeds(part_lineages[routes[k]], t))
-                            for k, t in enumerate(tasks)},
-            "routes": {t: {"part": int(routes[k]), "file": parts[routes[k]].name,
-                           "sha256": parts[routes[k]].sha256,
-                           "task_index": parts[routes[k]].contract.task_index(t)}
-                       for k, t in enumerate(tasks)},
-            "parts": [{"file": p.name, "sha256": p.sha256, "tasks": list(p.tasks),
-                       "task_names": list(p.contract.task_names),
-                       "privileged_size": p.contract.privileged_size,
-                       "state": [int(offsets[i]), int(offsets[i + 1])],
-                       "lineage": p.contract.lineage} for i, p in enumerate(parts)],
-        },
-        "parents": list(dict.fromkeys(parents)),
+        "config": _agreed([x.get("config") or {} for x in lineages]),
+        "config_values": _agreed([x.get("config_values") or {} for x in lineages]),
+        "source": source,
+        "parents": list(dict.fromkeys(str(x["id"]) for x in lineages if x.get("id"))),
         "created": time.time(),
         "extra": {},
     }
 
 
+def file_entries(files: list[Part]) -> list[dict]:
+    """What a combined file's lineage says of each file in it."""
+    offsets = np.cumsum([0] + [f.contract.state_size for f in files])
+    return [{"file": f.name, "sha256": f.sha256, "tasks": list(f.tasks),
+             "task_names": list(f.contract.task_names),
+             "privileged_size": f.contract.privileged_size,
+             "state": [int(offsets[i]), int(offsets[i + 1])],
+             "lineage": f.contract.lineage} for i, f in enumerate(files)]
+
+
+def bundle_lineage(parts: list[Part], tasks: tuple[str, ...]) -> dict:
+    """Per task, the part file (name, sha256) and that part's own lineage."""
+    from humanoid_manip.learn.evaluate import training_seeds
+
+    routes = route(parts, tasks)
+    return combined_manifest([list(tasks)], parts, {
+        "type": "bundle",
+        "tasks": list(tasks),
+        # each task's training seeds are its part's, so evaluation refuses them as before
+        "train_seeds": {t: sorted(training_seeds(parts[routes[k]].contract.lineage, t))
+                        for k, t in enumerate(tasks)},
+        "routes": {t: {"part": int(routes[k]), "file": parts[routes[k]].name,
+                       "sha256": parts[routes[k]].sha256,
+                       "task_index": parts[routes[k]].contract.task_index(t)}
+                   for k, t in enumerate(tasks)},
+        "parts": file_entries(parts)})
+
+
 def bundle_policies(parts) -> tuple[object, list[Part]]:
     """The bundled policy (ModelProto, checked) and its parts, from task -> part file in the
     order of the bundle's task_names."""
-    import onnx
 
     pairs = task_pairs(parts)
     grouped = group_parts(pairs)
     check_agreement(grouped)
     tasks = tuple(t for t, _ in pairs)
-    model = bundle_graph(grouped, tasks)
-    c = grouped[0].contract
+    seen = "privileged object state" if grouped[0].contract.is_teacher else "camera pixels"
+    model = finish(bundle_graph(grouped, tasks), grouped[0].contract, tasks,
+                   bundle_lineage(grouped, tasks), PRODUCER, "bundle",
+                   f"humanoid_manip bundle: {seen} + proprio + task + memory -> torque, each "
+                   "task run by its own part file: "
+                   + ", ".join(f"{t} -> {p.name}" for p in grouped for t in p.tasks))
+    return model, grouped
+
+
+def finish(model, like: PolicyContract, tasks: tuple[str, ...], lineage: dict, producer: str,
+           what: str, doc: str):
+    """The contract's metadata (as `like` declares it, with these tasks and lineage) on a
+    combined graph, checked by onnx and read back as a contract."""
+    import onnx
+
     onnx.helper.set_model_props(model, contract_metadata(
-        c.joint_names, c.camera_names, (c.image_height, c.image_width), tasks,
-        c.control_rate_hz, bundle_lineage(grouped, tasks)))
-    model.producer_name = PRODUCER
-    seen = "privileged object state" if c.is_teacher else "camera pixels"
-    model.doc_string = (f"humanoid_manip bundle: {seen} + proprio + task + memory -> torque, "
-                        "each task run by its own part file: "
-                        + ", ".join(f"{t} -> {p.name}" for p in grouped for t in p.tasks))
+        like.joint_names, like.camera_names, (like.image_height, like.image_width), tasks,
+        like.control_rate_hz, lineage))
+    model.producer_name, model.doc_string = producer, doc
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:
-        raise BundleError(f"the bundled graph does not check: {exc}") from None
-    model_contract(model, "the bundle")
-    return model, grouped
+        raise BundleError(f"the {what}'s graph does not check: {exc}") from None
+    model_contract(model, f"the {what}")
+    return model
 
 
 def random_inputs(contract: PolicyContract, rng, b: int) -> dict[str, np.ndarray]:
