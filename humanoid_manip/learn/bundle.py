@@ -331,7 +331,7 @@ def bundle_graph(parts: list[Part], tasks: tuple[str, ...]):
                          ["bundle/task0"], name="bundle/task0", axis=0),
         helper.make_node("Gather", [const("bundle/routes", routes), "bundle/task0"],
                          ["bundle/route0"], name="bundle/route0", axis=0),
-        helper.make_node("Gather", [const("bundle/routes_again", routes), "task"],
+        helper.make_node("Gather", ["bundle/routes", "task"],
                          ["bundle/route_rows"], name="bundle/route_rows", axis=0),
         helper.make_node("Equal", ["bundle/route_rows", "bundle/route0"], ["bundle/same"],
                          name="bundle/same"),
