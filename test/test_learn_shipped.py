@@ -31,15 +31,16 @@ def test_the_shipped_policy_is_small_and_fits_the_robot(runtime, robot):
 
 
 def test_it_runs_each_task_on_the_best_pixel_file_and_its_lineage_names_them(runtime):
-    """default.onnx is a bundle of pixel files (learn/bundle.py): dryer_open on its student,
-    the other tasks on the four-task policy of the first flywheel; each part's own lineage
-    (its data and run) travels inside."""
+    """default.onnx is a bundle of pixel files (learn/bundle.py): dryer_open and pick_place on
+    their students, the other tasks on the four-task policy of the first flywheel; each part's
+    own lineage (its data and run) travels inside."""
     import hashlib
 
     lineage = runtime.contract.lineage
     assert lineage["kind"] == "checkpoint" and lineage["source"]["type"] == "bundle"
     routes = lineage["source"]["routes"]
     assert routes["dryer_open"]["file"] == "student_dryer_open.onnx"
+    assert routes["pick_place"]["file"] == "student_pick_place.onnx"
     for task, route in routes.items():
         part = POLICIES / route["file"]
         assert hashlib.sha256(part.read_bytes()).hexdigest() == route["sha256"], task
@@ -69,6 +70,7 @@ def test_its_evaluation_covers_50_unseen_seeds_per_task(runtime):
                          .with_suffix(".eval.json").read_text())
         assert own["tasks"][task]["episodes"] == ev["episodes"]
     assert report["summary"]["dryer_open"]["success_rate"] >= 0.8
+    assert report["summary"]["pick_place"]["success_rate"] >= 0.8
 
 
 def test_eval_and_the_stack_use_it_by_default(capsys):
@@ -85,7 +87,7 @@ def test_the_package_data_installs_it():
 
 
 @pytest.mark.parametrize("name", ["teacher_pick_place", "teacher_dryer_open",
-                                  "teacher_zip_bag_open"])
+                                  "teacher_zip_bag_open", "teacher_dryer_unload"])
 def test_the_shipped_teacher_sees_the_state_and_is_evaluated_on_50_unseen_seeds(robot, name):
     """policies/teacher.onnx and the per-task teachers (issue 13): privileged-state files,
     which the stack refuses and evaluation feeds, with their lineage and 50-seed evaluation."""
@@ -112,7 +114,8 @@ def test_the_shipped_teacher_is_one_file_that_runs_each_task_on_its_own_network(
     import hashlib
 
     c = PolicyRuntime(POLICIES / "teacher.onnx", robot, provider="cpu").contract
-    assert c.is_teacher and {"pick_place", "dryer_open", "zip_bag_open"} <= set(c.task_names)
+    assert c.is_teacher and set(c.task_names) == {"pick_place", "dryer_open", "zip_bag_open",
+                                                  "dryer_unload"}
     report = json.loads((POLICIES / "teacher.eval.json").read_text())
     assert report["checkpoint"] == c.lineage["id"]
     assert sorted(report["tasks"]) == sorted(c.task_names)
@@ -159,23 +162,25 @@ def test_the_dryer_open_teachers_weights_are_shipped_for_its_student(robot, tmp_
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_the_shipped_student_sees_the_cameras_and_is_evaluated_on_50_unseen_seeds(robot):
-    """policies/student_dryer_open.onnx (issue 14): a pixel policy the stack accepts, distilled
+@pytest.mark.parametrize("task", ["dryer_open", "pick_place"])
+def test_the_shipped_student_sees_the_cameras_and_is_evaluated_on_50_unseen_seeds(robot, task):
+    """policies/student_<task>.onnx (issue 14): a pixel policy the stack accepts, distilled
     through a state estimate whose held-out error its lineage carries, evaluated on 50 unseen
     seeds at the stack's timing."""
-    student = PolicyRuntime(POLICIES / "student_dryer_open.onnx", robot, provider="cpu",
-                            task="dryer_open")
+    student = PolicyRuntime(POLICIES / f"student_{task}.onnx", robot, provider="cpu",
+                            task=task)
     c = student.contract
     assert not student.is_teacher and list(c.camera_names) == list(robot.camera_names)
     model = c.lineage["source"]["train_config"]["model"]
     assert model["observation"] == "pixels" and model["state_estimate"]
     seen = c.lineage["state_estimate_error"]
     assert len(seen["rmse"]) == model["privileged_size"] and seen["normalized"] < 0.1
-    report = json.loads((POLICIES / "student_dryer_open.eval.json").read_text())
-    ev = report["tasks"]["dryer_open"]
+    report = json.loads((POLICIES / f"student_{task}.eval.json").read_text())
+    ev = report["tasks"][task]
     assert report["checkpoint"] == c.lineage["id"]
     assert ev["seeds"] == list(range(1_000_000, 1_000_050)) and ev["delay_steps"] == 1
-    assert not training_seeds(c.lineage, "dryer_open") & set(ev["seeds"])
+    assert not training_seeds(c.lineage, task) & set(ev["seeds"])
+    assert ev["success_rate"] >= 0.8
 
 
 def test_the_students_weights_are_shipped_for_the_latency_benchmark():
