@@ -32,6 +32,9 @@ def add_arguments(p) -> None:
     p.add_argument("--dagger-labeler", type=existing_file, metavar="POLICY_FILE",
                    help="a policy file that labels the DAgger rounds instead of the tasks' "
                         "experts (distillation: e.g. policies/teacher.onnx)")
+    p.add_argument("--init-from", type=existing_file, metavar="CHECKPOINT",
+                   help="override flywheel.init_from: the checkpoint round 0 starts from (a "
+                        "student: its task's teacher, e.g. policies/teacher_dryer_open.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_worker_arguments(p)
 
@@ -49,7 +52,7 @@ def run(args) -> int:
                                eval_episodes=args.eval_episodes, train_steps=args.train_steps,
                                train_budget_s=args.train_budget_s,
                                time_limit_s=args.time_limit_s, delay_steps=args.delay_steps,
-                               dagger_labeler=args.dagger_labeler)
+                               dagger_labeler=args.dagger_labeler, init_from=args.init_from)
     result = run_flywheel(cfg, load_train_config(args.config), args.out,
                           progress=not args.quiet, workers=args.workers, address=args.address)
     for r in result["rounds"]:
