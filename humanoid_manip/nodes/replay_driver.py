@@ -49,6 +49,7 @@ class ReplayDriver(Node):
         self.recorder_outcome = self.create_client(SetBool, "recorder/outcome")
         self.armed = not self.arm_safety
         self._arming = None
+        self._asked = -float("inf")  # when the monitor was last asked to arm
         self.device = make_device("replay", load_robot(), settings, over)
         self.pubs = {}
         for topic in ["/teleop/deadman"] + [f"/teleop/{s}_{k}" for s in ("left", "right")
@@ -65,13 +66,21 @@ class ReplayDriver(Node):
                                f"({self.device.length:.2f} s) from {self.device.config.file}")
 
     def _arm(self) -> bool:
-        """Arm the safety monitor (retried each tick until it accepts); True once armed."""
+        """Arm the safety monitor (asked again each second until it accepts); True once armed.
+        A refusal is logged every few seconds, not every tick: a faulted monitor waits for an
+        operator's reset (`ros2 service call /safety_monitor/reset std_srvs/srv/Trigger`)."""
         if self._arming is not None and self._arming.done():
             result = self._arming.result()
             self.armed = bool(result.success)
-            self.get_logger().info(f"safety monitor: {result.message}")
+            if self.armed:
+                self.get_logger().info(f"safety monitor: {result.message}")
+            else:
+                self.get_logger().warning(f"safety monitor refused to arm: {result.message}",
+                                          throttle_duration_sec=5.0)
             self._arming = None
-        elif self._arming is None and self.enable.service_is_ready():
+        elif self._arming is None and self.enable.service_is_ready() and \
+                time.monotonic() - self._asked >= 1.0:
+            self._asked = time.monotonic()
             self._arming = self.enable.call_async(SetBool.Request(data=True))
         return self.armed
 
