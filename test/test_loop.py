@@ -12,6 +12,7 @@ from humanoid_manip.loop import (
     Driver,
     EpisodeRecorder,
     ExpertDriver,
+    LoopError,
     PolicyDriver,
     TeleopExpertDriver,
     run_episode,
@@ -277,3 +278,16 @@ def test_frozen_images_show_the_policy_the_first_frame_and_leave_the_joints_live
             np.testing.assert_array_equal(images[c], frozen[0][1][c])
     with pytest.raises(ValueError, match="freeze_images"):
         EpisodeJob("pick_place", 0, "expert", freeze_images=True)
+
+    # "next_seed": the first frame of another layout, the next seed's, at every tick
+    sim = _sim(robot, 0.1, render=True)
+    inner = Seeing()
+    run_episode(sim, FrozenImages(inner, "next_seed"), _monitor(robot), seed=3)
+    with Simulation("pick_place", seed=4, robot=robot) as other:
+        next_first = other.render()
+    for c in robot.camera_names:
+        assert not np.array_equal(next_first[c], frozen[0][1][c])  # the bottle is elsewhere
+        for _, images in inner.seen:
+            np.testing.assert_array_equal(images[c], next_first[c])
+    with pytest.raises(LoopError, match="scene"):
+        FrozenImages(inner, "yesterday")

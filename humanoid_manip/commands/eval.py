@@ -38,9 +38,12 @@ def add_arguments(p) -> None:
                         "steps after the state it answers (default: config/train.yaml eval, "
                         "1: the sim stack's timing, so `up sim` runs the same episode; "
                         "0: lockstep)")
-    p.add_argument("--freeze-images", action="store_true",
-                   help="the ablation: the policy sees each camera's first frame for the whole "
-                        "episode (joints stay live); a policy that uses its eyes collapses")
+    p.add_argument("--freeze-images", nargs="?", const="own", choices=("own", "next_seed"),
+                   metavar="SCENE",
+                   help="the ablation: the policy sees one frame per camera for the whole "
+                        "episode (joints stay live): the episode's first ('own', the default) "
+                        "or the next seed's ('next_seed': another layout); a policy that uses "
+                        "its eyes collapses")
     p.add_argument("--config", type=existing_file, help="settings (default config/train.yaml)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--force", action="store_true", help="replace an earlier report of this "
@@ -84,7 +87,8 @@ def run(args) -> int:
                       videos=cfg.videos if args.out else 0, progress=not args.json,
                       time_limit_s=args.time_limit, delay_steps=cfg.delay_steps,
                       workers=args.workers, address=args.address,
-                      freeze_images=args.freeze_images)
+                      freeze_images=bool(args.freeze_images),
+                      frozen_scene=args.freeze_images or "own")
     if args.json:
         print(json.dumps(report))
     else:

@@ -48,7 +48,7 @@ def policy_lineage(policy: str | os.PathLike, robot=None) -> dict:
 
 def eval_jobs(policy: str | bytes, task: str, seeds: list[int], out: Path | None, videos: int,
               time_limit_s: float | None, delay_steps: int, render: bool = True,
-              freeze_images: bool = False) -> list:
+              freeze_images: bool = False, frozen_scene: str = "own") -> list:
     """The evaluation's episodes as jobs (videos of the first `videos` when `out` is given;
     a video renders its episode even when `render` is off, as for a teacher)."""
     from humanoid_manip.loop import EpisodeJob
@@ -58,7 +58,8 @@ def eval_jobs(policy: str | bytes, task: str, seeds: list[int], out: Path | None
         video = str(out / f"{task}_seed{s}.mp4") if out and i < videos else None
         jobs.append(EpisodeJob(task, s, "policy", policy=policy, time_limit_s=time_limit_s,
                                delay_steps=delay_steps, render=render or video is not None,
-                               video=video, freeze_images=freeze_images))
+                               video=video, freeze_images=freeze_images,
+                               frozen_scene=frozen_scene))
     return jobs
 
 
@@ -67,12 +68,13 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
              allow_training_seeds: bool = False, progress: bool = False,
              time_limit_s: float | None = None, delay_steps: int = STACK_DELAY_STEPS,
              workers: int = 1, address: str | None = None,
-             freeze_images: bool = False) -> dict:
+             freeze_images: bool = False, frozen_scene: str = "own") -> dict:
     """Run `episodes` episodes on seeds seed..seed+episodes-1 and report (JSON-ready dict).
 
     `time_limit_s` shortens the task's episodes (quick checks); None keeps config/tasks.yaml's.
     `freeze_images`: the policy sees each camera's first frame throughout (does it use its
-    eyes? its success should collapse).
+    eyes? its success should collapse); `frozen_scene` "next_seed": the next seed's first frame
+    instead, another layout (does it find the objects with its cameras?).
     """
     from humanoid_manip.loop import run_jobs
     from humanoid_manip.policy import PolicyRuntime
@@ -99,7 +101,8 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
     if freeze_images and runtime.is_teacher:
         raise EvaluationError("a privileged-state teacher has no cameras to freeze")
     jobs = eval_jobs(policy, task, seeds, out, videos, time_limit_s, delay_steps,
-                     render=not runtime.is_teacher, freeze_images=freeze_images)
+                     render=not runtime.is_teacher, freeze_images=freeze_images,
+                     frozen_scene=frozen_scene)
     results = run_jobs(jobs, workers=workers, address=address, progress=progress,
                        desc=f"eval {task}")
     lost = [r for r in results if not r.ok]
@@ -111,6 +114,8 @@ def evaluate(policy: str | os.PathLike | bytes, task: str, episodes: int, seed: 
                        limit, robot)
     result["delay_steps"] = int(delay_steps)
     result["freeze_images"] = bool(freeze_images)
+    if freeze_images:
+        result["frozen_scene"] = frozen_scene
     result["workers"] = results.workers
     if out:
         (out / f"eval_{task}.json").write_text(json.dumps(result, indent=1) + "\n")

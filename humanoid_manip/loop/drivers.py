@@ -172,17 +172,29 @@ class DaggerDriver(Driver):
 
 
 class FrozenImages(Driver):
-    """The ablation that shows whether a policy uses its eyes: the inner driver sees each
-    camera's first frame of the episode at every tick, while the joint state stays live."""
+    """The ablation that shows whether a policy uses its eyes: the inner driver sees one frame
+    per camera at every tick, while the joint state stays live. `scene` "own": the episode's
+    first frame (what moves during the episode is hidden); "next_seed": the first frame of the
+    next seed's episode (another layout: what the cameras say of where things are is wrong)."""
 
-    def __init__(self, inner: Driver):
+    SCENES = ("own", "next_seed")
+
+    def __init__(self, inner: Driver, scene: str = "own"):
+        if scene not in self.SCENES:
+            raise LoopError(f"scene must be one of {self.SCENES}, got {scene!r}")
         self.inner = inner
+        self.scene = scene
         self.rate_hz = inner.rate_hz
         self._first: dict[str, np.ndarray] | None = None
 
     def reset(self, sim: Simulation) -> None:
         self.inner.reset(sim)
         self._first = None
+        if self.scene == "next_seed":
+            from humanoid_manip.sim import Simulation as Sim
+
+            with Sim(sim.task.name, seed=sim.seed + 1, robot=sim.robot) as other:
+                self._first = other.render()
 
     def act(self, sim: Simulation, obs: Observation) -> Action:
         if obs.images is not None:
@@ -195,7 +207,9 @@ class FrozenImages(Driver):
         return self.inner.done(sim)
 
     def source(self) -> dict[str, Any]:
-        return {**self.inner.source(), "images": "frozen at the episode's first frame (ablation)"}
+        seen = ("the episode's first frame" if self.scene == "own"
+                else "the next seed's first frame")
+        return {**self.inner.source(), "images": f"frozen at {seen} (ablation)"}
 
 
 class DartNoise(Driver):

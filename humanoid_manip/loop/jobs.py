@@ -50,8 +50,10 @@ class EpisodeJob:
     # dagger driver: a policy file that labels instead of the task's expert (distillation: a
     # privileged-state teacher labels what the pixel student does)
     labeler: str | bytes | None = None
-    # policy driver: the cameras' first frames at every tick (the ablation)
+    # policy driver: the cameras' first frames at every tick (the ablation); `frozen_scene`:
+    # the episode's own ("own") or the next seed's ("next_seed": another layout)
     freeze_images: bool = False
+    frozen_scene: str = "own"
 
     def __post_init__(self):
         if self.driver not in DRIVERS:
@@ -136,7 +138,7 @@ def make_driver(job: EpisodeJob):
     else:
         driver = drivers.PolicyDriver(_runtime(job.policy, job.task), job.policy_id)
         if job.freeze_images:
-            driver = drivers.FrozenImages(driver)
+            driver = drivers.FrozenImages(driver, job.frozen_scene)
         if job.driver == "dagger":
             labeler = (drivers.ExpertDriver() if job.labeler is None else
                        drivers.PolicyDriver(_runtime(job.labeler, job.task, "labeler")))
