@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,13 +76,17 @@ def screenshot(url: str, out: str | Path, wait_s: float = 20.0,
     if exe is None:
         raise BrowserError("no Chromium found (Debian: apt-get install chromium)")
     out = Path(out)
-    with tempfile.TemporaryDirectory(prefix="humanoid_manip_chromium_") as profile:
+    # Chromium's helpers (renderer, GPU, crash handler) may still write the profile for a
+    # moment after the browser exits: they run in its process group, which is ended whole, and
+    # a file they leave behind does not fail the cleanup
+    with tempfile.TemporaryDirectory(prefix="humanoid_manip_chromium_",
+                                     ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [exe, "--headless=new", "--no-sandbox", "--use-angle=swiftshader",
              "--enable-unsafe-swiftshader", "--no-first-run", "--disable-extensions",
              f"--window-size={size[0]},{size[1]}", f"--user-data-dir={profile}",
              "--remote-debugging-port=0", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             deadline = time.monotonic() + 30
@@ -100,6 +106,10 @@ def screenshot(url: str, out: str | Path, wait_s: float = 20.0,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its helpers, if any outlived it
+            except ProcessLookupError:
+                pass
     return out
 
 
