@@ -21,10 +21,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from humanoid_manip.learn.average import load_members, write_average
+    from humanoid_manip.learn.average import write_average
 
-    out = write_average(args.members, args.out, force=args.force)
-    _, tasks = load_members(args.members)
+    out, tasks = write_average(args.members, args.out, force=args.force)
     print(f"policy: {out} (the mean of {len(args.members)} teachers; tasks {', '.join(tasks)})")
     print(f"next: humanoid-manip eval --policy {out} --task {tasks[0]} --episodes 50 --seed "
           f"1000000 --out E")

@@ -26,6 +26,7 @@ from humanoid_manip.learn.bundle import (
     load_part,
     model_contract,
     part_inputs,
+    random_inputs,
     session_from_bytes,
 )
 from humanoid_manip.policy.contract import OUTPUTS, TEACHER_INPUTS
@@ -140,21 +141,19 @@ def parity(model, members: list[Part], batch: int = 3, ticks: int = 4, seed: int
     sessions = [session_from_bytes(m.model.SerializeToString()) for m in members]
     rng = np.random.default_rng(seed)
     task = np.arange(batch, dtype=np.int64) % len(tasks)
-    n2 = 2 * len(contract.joint_names)
     offsets = np.cumsum([0] + [m.contract.state_size for m in members])
     state = np.zeros((batch, offsets[-1]), np.float32)
     own_states = [np.zeros((batch, m.contract.state_size), np.float32) for m in members]
     worst = 0.0
     for _ in range(ticks):
-        priv = rng.normal(0, 1, (batch, contract.privileged_size)).astype(np.float32)
-        proprio = rng.normal(0, 0.5, (batch, n2)).astype(np.float32)
-        torque, state = whole.run(list(OUTPUTS), {"privileged": priv, "proprio": proprio,
-                                                  "task": task, "state_in": state})
+        obs = random_inputs(contract, rng, batch)
+        priv = obs["privileged"]
+        torque, state = whole.run(list(OUTPUTS), {**obs, "task": task, "state_in": state})
         mean = 0.0
         for i, (m, sess) in enumerate(zip(members, sessions)):
             own = np.array([m.contract.task_index(tasks[t]) for t in task], np.int64)
             tau, own_states[i] = sess.run(list(OUTPUTS), {
-                "privileged": priv[:, :m.contract.privileged_size], "proprio": proprio,
+                "privileged": priv[:, :m.contract.privileged_size], "proprio": obs["proprio"],
                 "task": own, "state_in": own_states[i]})
             mean = mean + tau / len(members)
             worst = max(worst, float(np.abs(state[:, offsets[i]:offsets[i + 1]]
@@ -163,8 +162,10 @@ def parity(model, members: list[Part], batch: int = 3, ticks: int = 4, seed: int
     return worst
 
 
-def write_average(files, out: str | os.PathLike, force: bool = False) -> Path:
-    """NAME.onnx, checked against its members; its lineage is in the file's metadata."""
+def write_average(files, out: str | os.PathLike,
+                  force: bool = False) -> tuple[Path, tuple[str, ...]]:
+    """NAME.onnx, checked against its members (its lineage is in the file's metadata), and the
+    tasks it knows."""
     out = Path(out)
     if out.exists() and not force:
         raise BundleError(f"{out} exists; pass --force to replace it")
@@ -177,4 +178,4 @@ def write_average(files, out: str | os.PathLike, force: bool = False) -> Path:
                           f"(> {PARITY_TOL:g})")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(model.SerializeToString())
-    return out
+    return out, model_contract(model, str(out)).task_names
