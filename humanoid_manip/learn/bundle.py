@@ -139,8 +139,8 @@ def group_parts(pairs: list[tuple[str, Path]]) -> list[Part]:
 
 
 def check_agreement(parts: list[Part]) -> None:
-    """Refuse parts made for another robot, rate or opset than the first: one file, one
-    robot."""
+    """Refuse parts of another kind (teacher or pixels), cameras, robot, rate or opset than the
+    first: one file, one robot, one set of inputs."""
     first = parts[0]
     want = _declared(first)
     for p in parts[1:]:
@@ -223,7 +223,6 @@ def bundle_graph(parts: list[Part], tasks: tuple[str, ...]):
     torque_info = helper.make_tensor_value_info("torque", f32, ["B", n_j])
     state_info = helper.make_tensor_value_info("state_out", f32, ["B", s_size])
     zero = const("bundle/zero", np.array(0.0, np.float32))
-    batch_n = {}  # part -> the name of [B, its state size], for zeros of the others' segments
     outer = [helper.make_node("Shape", ["task"], ["bundle/batch"], name="bundle/batch")]
     for i, part in enumerate(parts):
         m = onnx.compose.add_prefix(part.model, f"part{i}/")
@@ -233,7 +232,6 @@ def bundle_graph(parts: list[Part], tasks: tuple[str, ...]):
             "Concat", ["bundle/batch", const(f"bundle/part{i}/width",
                                              np.array([part.contract.state_size]))],
             [f"bundle/part{i}/zeros_shape"], name=f"bundle/part{i}/zeros_shape", axis=0))
-        batch_n[i] = f"bundle/part{i}/zeros_shape"
 
     def run_part(i: int, scope: str) -> tuple[list, list]:
         pre, own = f"part{i}/", f"bundle/part{i}/"
@@ -254,7 +252,8 @@ def bundle_graph(parts: list[Part], tasks: tuple[str, ...]):
 
     def zeros(i: int, scope: str) -> tuple[str, object]:
         out = f"{scope}zeros{i}"
-        return out, helper.make_node("ConstantOfShape", [batch_n[i]], [out], name=out,
+        return out, helper.make_node("ConstantOfShape", [f"bundle/part{i}/zeros_shape"], [out],
+                                     name=out,
                                      value=numpy_helper.from_array(np.zeros(1, np.float32)))
 
     def alone(i: int) -> object:
